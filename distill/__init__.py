@@ -1,0 +1,1 @@
+"""distill layer (see DESIGN.md); its contents arrive with later issues."""

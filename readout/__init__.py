@@ -1,0 +1,1 @@
+"""readout layer (see DESIGN.md); its contents arrive with later issues."""
