@@ -1,0 +1,2 @@
+class ElectrodeArray:  # placeholder until the electrode helper lands
+    pass
