@@ -1,0 +1,382 @@
+"""Numba kernels of the spiking substrate: the physics in one place.
+
+Arrays and scalars in, arrays out; no Python objects and no global random state (the
+background drive draws from a counter-based SplitMix64 stream keyed by seed, step and
+neuron, so results do not depend on how the work is split).
+
+Order of one time step (Brian2's default schedule, so the reference can match it spike
+for spike): state update -> threshold -> synaptic delivery (pre, then post for STDP;
+background Poisson input) -> reset.
+
+Units are SI throughout: V, A, S, F, s.
+"""
+
+import numpy as np
+from numba import njit
+
+from substrates._numba import JIT
+
+# neuron models
+LIF = 0
+ADEX = 1
+IZHIKEVICH = 2
+# synapse models
+CURRENT = 0
+CONDUCTANCE = 1
+
+# rows of the per-neuron parameter table, shape (N_ROWS, n_neurons)
+ROW_REST = 0  # resting / leak reversal potential El (V)
+ROW_THRESHOLD = 1  # spike detection: LIF threshold, AdEx cut-off, Izhikevich peak (V)
+ROW_RESET = 2  # reset potential (V)
+ROW_RESISTANCE = 3  # membrane resistance (Ohm), LIF and AdEx
+ROW_CAPACITANCE = 4  # membrane capacitance (F)
+ROW_DECAY_MEMBRANE = 5  # exp(-dt / membrane time constant), LIF propagator
+ROW_PROP_EXC = 6  # LIF current-synapse propagator: effect of I_e on v over one step (Ohm)
+ROW_PROP_INH = 7  # same for I_i (Ohm)
+ROW_SLOPE = 8  # AdEx slope factor Delta_T (V); Izhikevich k (A / V^2)
+ROW_SOFT_THRESHOLD = 9  # AdEx V_T (V); Izhikevich instantaneous threshold v_t (V)
+ROW_ADAPT_CONDUCTANCE = 10  # AdEx a (S); Izhikevich b (S)
+ROW_ADAPT_INCREMENT = 11  # AdEx b (A); Izhikevich d (A)
+ROW_ADAPT_RATE = 12  # AdEx 1 / tau_w (1/s); Izhikevich a (1/s)
+N_ROWS = 13
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+
+@njit(**JIT)
+def uniform01(key, counter):
+    """A uniform double in [0, 1) from SplitMix64 at position ``counter`` of stream ``key``."""
+    z = key + (np.uint64(counter) + np.uint64(1)) * _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return np.float64(z >> _S11) * _TWO_M53
+
+
+@njit(**JIT)
+def binomial_inverse(u, n, p0, ratio):
+    """Binomial(n, p) count by inversion of one uniform ``u``.
+
+    ``p0`` is (1 - p)**n and ``ratio`` is p / (1 - p); the loop walks the CDF, a few
+    iterations when n p is small, as for background synaptic bombardment.
+    """
+    k = 0
+    prob = p0
+    cdf = prob
+    while u > cdf and k < n:
+        prob *= (n - k) / (k + 1.0) * ratio
+        k += 1
+        cdf += prob
+    return k
+
+
+@njit(**JIT)
+def update_neurons(
+    model,
+    synapse_model,
+    dt,
+    step,
+    v,
+    syn_e,
+    syn_i,
+    adapt,
+    last_spike,
+    refractory_steps,
+    prm,
+    drive,
+    decay_e,
+    decay_i,
+    reversal_e,
+    reversal_i,
+    spiked,
+):
+    """Advance every neuron by one step and mark those crossing threshold.
+
+    Parameters
+    ----------
+    v, syn_e, syn_i, adapt : float64 arrays (n_neurons,)
+        Membrane potential (V), excitatory and inhibitory synaptic variables (A for
+        current synapses, S for conductance synapses), adaptation current (A).
+    last_spike : int64 array (n_neurons,)
+        Step of each neuron's last spike.
+    refractory_steps : int64 array (n_neurons,)
+    prm : float64 array (N_ROWS, n_neurons)
+    drive : float64 array (n_neurons,)
+        Stimulation current into each membrane this step (A).
+    spiked : uint8 array (n_neurons,), output
+        1 where the neuron crossed threshold this step.
+
+    Returns
+    -------
+    int : the number of spikes.
+    """
+    n = v.shape[0]
+    count = 0
+    for i in range(n):
+        not_refractory = (step - last_spike[i]) >= refractory_steps[i]
+        ie = syn_e[i]
+        ii = syn_i[i]
+        vi = v[i]
+        el = prm[ROW_REST, i]
+        if model == LIF and synapse_model == CURRENT:
+            # Exact propagator for constant drive over the step, written term for term
+            # as Brian2's 'exact' method emits it (so the reference matches bit for bit).
+            r_drive = prm[ROW_RESISTANCE, i] * drive[i]
+            decay_m = prm[ROW_DECAY_MEMBRANE, i]
+            v_new = el + (
+                (
+                    ((prm[ROW_PROP_EXC, i] * ie + prm[ROW_PROP_INH, i] * ii) + r_drive)
+                    + decay_m * vi
+                )
+                + decay_m * (-el - r_drive)
+            )
+        elif model == LIF:
+            # Exponential Euler for a membrane that is linear in v given the conductances.
+            g_leak = 1.0 / prm[ROW_RESISTANCE, i]
+            g_total = g_leak + ie + ii
+            v_inf = (g_leak * el + ie * reversal_e + ii * reversal_i + drive[i]) / g_total
+            v_new = v_inf + (vi - v_inf) * np.exp(-dt * g_total / prm[ROW_CAPACITANCE, i])
+        else:
+            if synapse_model == CURRENT:
+                i_syn = ie + ii
+            else:
+                i_syn = ie * (reversal_e - vi) + ii * (reversal_i - vi)
+            w = adapt[i]
+            if model == ADEX:
+                g_leak = 1.0 / prm[ROW_RESISTANCE, i]
+                slope = prm[ROW_SLOPE, i]
+                i_ion = -g_leak * (vi - el) + g_leak * slope * np.exp(
+                    (vi - prm[ROW_SOFT_THRESHOLD, i]) / slope
+                )
+            else:  # Izhikevich (2007): C dv/dt = k (v - v_r)(v - v_t) - u + I
+                i_ion = prm[ROW_SLOPE, i] * (vi - el) * (vi - prm[ROW_SOFT_THRESHOLD, i])
+            v_new = vi + dt * (i_ion - w + i_syn + drive[i]) / prm[ROW_CAPACITANCE, i]
+            adapt[i] = w + dt * prm[ROW_ADAPT_RATE, i] * (
+                prm[ROW_ADAPT_CONDUCTANCE, i] * (vi - el) - w
+            )
+        syn_e[i] = ie * decay_e
+        syn_i[i] = ii * decay_i
+        if not_refractory:
+            v[i] = v_new
+            if v_new > prm[ROW_THRESHOLD, i]:
+                spiked[i] = 1
+                count += 1
+                continue
+        spiked[i] = 0
+    return count
+
+
+@njit(**JIT)
+def run_chunk(
+    n_steps,
+    first_step,
+    dt,
+    model,
+    synapse_model,
+    # state (modified in place)
+    v,
+    syn_e,
+    syn_i,
+    adapt,
+    last_spike,
+    stp_resource,
+    stp_last,
+    weights,
+    stdp_pre_trace,
+    stdp_pre_last,
+    stdp_post_trace,
+    stdp_post_last,
+    queue_group,
+    queue_scale,
+    queue_len,
+    # per-neuron parameters
+    prm,
+    refractory_steps,
+    group_excitatory,
+    decay_e,
+    decay_i,
+    reversal_e,
+    reversal_i,
+    # connectivity: synapses in CSR by source, grouped by delay within a source
+    source_group_ptr,
+    group_start,
+    group_delay,
+    targets,
+    plastic,
+    post_ptr,
+    post_synapse,
+    # short-term depression
+    stp_on,
+    stp_use,
+    stp_recovery_time,
+    # STDP (pair-based, additive, on synapses flagged plastic)
+    stdp_on,
+    stdp_pre_time,
+    stdp_post_time,
+    stdp_pre_increment,
+    stdp_post_increment,
+    stdp_weight_max,
+    # background Poisson drive
+    bg_n,
+    bg_p0,
+    bg_ratio,
+    bg_weight,
+    bg_key,
+    # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
+    stim,
+    stim_ptr,
+    stim_neuron,
+    stim_gain,
+    # outputs
+    spike_step,
+    spike_neuron,
+    v_record,
+    record_stride,
+):
+    """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
+
+    Spikes go to ``spike_step`` / ``spike_neuron`` (capacity n_steps * n_neurons in the
+    worst case); membrane potentials every ``record_stride`` steps (counted from step 0)
+    go to the rows of ``v_record`` (stride 0 records nothing).
+
+    Spike delivery is event driven: a spike pushes one entry per distinct delay of its
+    neuron into a ring buffer of ``queue_group.shape[0]`` slots; each entry is a
+    contiguous run of synapses, delivered one synapse at a time in order of emission,
+    source and synapse index (the order Brian2's SpikeQueue uses).
+    """
+    n = v.shape[0]
+    n_slots = queue_group.shape[0]
+    n_stim = stim.shape[1]
+    drive = np.zeros(n)
+    spiked = np.zeros(n, dtype=np.uint8)
+    n_spikes = 0
+    rec_row = 0
+    have_drive = False
+    for s in range(n_steps):
+        step = first_step + s
+        # stimulation current entering each membrane this step
+        if have_drive:
+            drive[:] = 0.0
+            have_drive = False
+        for e in range(n_stim):
+            current = stim[s, e]
+            if current != 0.0:
+                have_drive = True
+                for k in range(stim_ptr[e], stim_ptr[e + 1]):
+                    drive[stim_neuron[k]] += stim_gain[k] * current
+        count = update_neurons(
+            model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
+            refractory_steps, prm, drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
+        )
+        # push this step's spikes into the queue
+        if count > 0:
+            for i in range(n):
+                if spiked[i] == 0:
+                    continue
+                scale = 1.0
+                if stp_on:
+                    # Tsodyks-Markram depression: resources recover towards 1 between spikes
+                    x = 1.0 - (1.0 - stp_resource[i]) * np.exp(
+                        -(step - stp_last[i]) * dt / stp_recovery_time
+                    )
+                    scale = x
+                    stp_resource[i] = x - stp_use * x
+                    stp_last[i] = step
+                for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
+                    slot = (step + group_delay[g]) % n_slots
+                    q = queue_len[slot]
+                    queue_group[slot, q] = g
+                    queue_scale[slot, q] = scale
+                    queue_len[slot] = q + 1
+        # deliver what arrives now
+        slot = step % n_slots
+        for q in range(queue_len[slot]):
+            g = queue_group[slot, q]
+            scale = queue_scale[slot, q]
+            first = group_start[g]
+            last = group_start[g + 1]
+            excitatory = group_excitatory[g]
+            for k in range(first, last):
+                t = targets[k]
+                if excitatory:
+                    syn_e[t] += weights[k] * scale
+                else:
+                    syn_i[t] += weights[k] * scale
+                if stdp_on and plastic[k]:
+                    # pre spike: pre trace grows, weight depressed by the post trace
+                    a_pre = stdp_pre_trace[k] * np.exp(
+                        -(step - stdp_pre_last[k]) * dt / stdp_pre_time
+                    )
+                    stdp_pre_trace[k] = a_pre + stdp_pre_increment
+                    stdp_pre_last[k] = step
+                    a_post = stdp_post_trace[t] * np.exp(
+                        -(step - stdp_post_last[t]) * dt / stdp_post_time
+                    )
+                    weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
+        queue_len[slot] = 0
+        # post spikes: potentiation by the pre traces of incoming plastic synapses
+        if stdp_on and count > 0:
+            for t in range(n):
+                if spiked[t] == 0:
+                    continue
+                a_post = stdp_post_trace[t] * np.exp(
+                    -(step - stdp_post_last[t]) * dt / stdp_post_time
+                )
+                stdp_post_trace[t] = a_post + stdp_post_increment
+                stdp_post_last[t] = step
+                for j in range(post_ptr[t], post_ptr[t + 1]):
+                    k = post_synapse[j]
+                    a_pre = stdp_pre_trace[k] * np.exp(
+                        -(step - stdp_pre_last[k]) * dt / stdp_pre_time
+                    )
+                    weights[k] = min(max(weights[k] + a_pre, 0.0), stdp_weight_max)
+        # background Poisson bombardment onto the excitatory synapses
+        if bg_n > 0:
+            base = np.uint64(step) * np.uint64(n)
+            for i in range(n):
+                u = uniform01(bg_key, base + np.uint64(i))
+                if u > bg_p0:
+                    syn_e[i] += bg_weight * binomial_inverse(u, bg_n, bg_p0, bg_ratio)
+        # reset
+        if count > 0:
+            for i in range(n):
+                if spiked[i] != 0:
+                    v[i] = prm[ROW_RESET, i]
+                    adapt[i] += prm[ROW_ADAPT_INCREMENT, i]
+                    last_spike[i] = step
+                    spike_step[n_spikes] = step
+                    spike_neuron[n_spikes] = i
+                    n_spikes += 1
+        if record_stride > 0 and step % record_stride == 0:
+            v_record[rec_row, :] = v
+            rec_row += 1
+    return n_spikes
+
+
+@njit(**JIT)
+def extracellular_impulses(spike_sample, spike_neuron, gain, n_samples):
+    """Sum each spike's point-source gain on every channel at its sample.
+
+    Parameters
+    ----------
+    spike_sample : int64 (n_spikes,), spike_neuron : int64 (n_spikes,)
+    gain : float64 (n_neurons, n_channels), volts per unit template
+    Returns float64 (n_samples, n_channels).
+    """
+    n_channels = gain.shape[1]
+    out = np.zeros((n_samples, n_channels))
+    for s in range(spike_sample.shape[0]):
+        t = spike_sample[s]
+        if t < 0 or t >= n_samples:
+            continue
+        i = spike_neuron[s]
+        for c in range(n_channels):
+            out[t, c] += gain[i, c]
+    return out

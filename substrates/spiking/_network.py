@@ -1,0 +1,686 @@
+"""SpikingNetwork: a culture or organoid of spiking neurons reached through electrodes."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import scipy.signal
+
+from substrates._electrodes import ElectrodeArray
+from substrates._random import check_random_state, child_generators
+from substrates._recording import Recording, detect_spikes
+from substrates._stimulus import Stimulus
+from substrates.spiking import _kernels as K
+from substrates.spiking._parameters import (
+    AdExParameters,
+    BackgroundParameters,
+    ConnectivityParameters,
+    ExtracellularParameters,
+    IzhikevichParameters,
+    LIFParameters,
+    ShortTermDepressionParameters,
+    STDPParameters,
+    SynapseParameters,
+    TissueParameters,
+)
+
+__all__ = ["NetworkState", "SpikingNetwork", "SynapseTable"]
+
+_NEVER = -(2**40)  # "last spike" step of a neuron that has not spiked
+_RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
+_SPIKE_BUFFER = 4_000_000  # spike slots per chunk: bounds a chunk's length
+
+
+class NetworkState(NamedTuple):
+    """Dynamic state of a :class:`SpikingNetwork` (all arrays of shape (n_neurons,)).
+
+    membrane_potential (V), excitatory_synaptic and inhibitory_synaptic (A or S),
+    adaptation (A), last_spike_step (int64), depression_resource (fraction in [0, 1]),
+    step (int, steps simulated since the last reset).
+    """
+
+    membrane_potential: np.ndarray
+    excitatory_synaptic: np.ndarray
+    inhibitory_synaptic: np.ndarray
+    adaptation: np.ndarray
+    last_spike_step: np.ndarray
+    depression_resource: np.ndarray
+    step: int
+
+
+class SynapseTable(NamedTuple):
+    """Every synapse, in delivery order (by source, then delay, then target).
+
+    source, target : int64 (n_synapses,); weight : float64 (A or S);
+    delay_steps : int64 (in time steps of the network's dt); plastic : bool.
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    delay_steps: np.ndarray
+    plastic: np.ndarray
+
+
+def _spike_waveform(sampling_rate):
+    """Unit-trough extracellular spike waveform sampled at ``sampling_rate``.
+
+    A sharp negative trough (sodium influx) and a slower, smaller positive repolarising
+    phase, as recorded near the soma. Returns (waveform, index of the trough).
+    """
+    t = np.arange(-0.5e-3, 2.0e-3, 1.0 / sampling_rate)
+    trough = -np.exp(-0.5 * (t / 0.12e-3) ** 2)
+    rebound = 0.3 * np.exp(-0.5 * ((t - 0.45e-3) / 0.3e-3) ** 2)
+    waveform = trough + rebound
+    waveform /= -waveform.min()
+    return waveform, int(np.argmin(waveform))
+
+
+class SpikingNetwork:
+    """A spiking network standing in for a neuronal culture or organoid.
+
+    Neurons (LIF, AdEx or Izhikevich; current or conductance synapses) are placed in a
+    2D culture or a 3D organoid on top of an electrode array, wired with
+    distance-dependent (or random) connectivity and axonal delays, optionally with
+    short-term depression, STDP and background Poisson drive. It is reached only
+    through the array: :meth:`run` takes a :class:`Stimulus` on the stimulating
+    electrodes and returns a :class:`Recording` of the recording channels (extracellular
+    potential after noise and ADC, with detected spikes), plus, on request, the ground
+    truth no wet lab has.
+
+    Parameters
+    ----------
+    n_neurons : int >= 1
+    electrodes : ElectrodeArray, default ``ElectrodeArray.mea60()``
+    dt : float, s
+        Time step; must be at most 1/4 of the fastest synaptic and membrane time constant.
+    excitatory_fraction : float in [0, 1]
+        The first ``round(excitatory_fraction * n_neurons)`` neurons are excitatory.
+    neuron : LIFParameters | AdExParameters | IzhikevichParameters
+    synapses, connectivity, depression, stdp, background, tissue, extracellular :
+        parameter records (see :mod:`substrates.spiking._parameters`).
+    threshold_sd : float, V
+        Standard deviation of per-neuron thresholds (heterogeneity).
+    capacitance_cv : float
+        Coefficient of variation of per-neuron membrane capacitance (log-normal).
+    initial_potential : (float, float), V
+        Membrane potentials start uniform in this range.
+    random_state : int, Generator, SeedSequence or None
+        Draws positions, wiring, weights and heterogeneity (fixed for the object's life),
+        and, through :meth:`reset`, the initial state, background drive and electrode noise.
+
+    Examples
+    --------
+    >>> from substrates import ElectrodeArray, SpikingNetwork, Stimulus
+    >>> net = SpikingNetwork(200, electrodes=ElectrodeArray.mea60(), random_state=0)
+    >>> stim = Stimulus.biphasic(60, 0.05, 1e-4, rate=20.0, amplitude=5e-6,
+    ...                          phase_width=2e-4, channels=[27])
+    >>> rec = net.run(stim)
+    >>> rec.n_channels
+    60
+    """
+
+    def __init__(
+        self,
+        n_neurons: int = 1000,
+        *,
+        electrodes: ElectrodeArray | None = None,
+        dt: float = 1e-4,
+        excitatory_fraction: float = 0.8,
+        neuron=None,
+        synapses: SynapseParameters | None = None,
+        connectivity: ConnectivityParameters | None = None,
+        depression: ShortTermDepressionParameters | None = None,
+        stdp: STDPParameters | None = None,
+        background: BackgroundParameters | None = None,
+        tissue: TissueParameters | None = None,
+        extracellular: ExtracellularParameters | None = None,
+        threshold_sd: float = 0.0,
+        capacitance_cv: float = 0.0,
+        initial_potential: tuple[float, float] | None = None,
+        random_state=None,
+    ):
+        if not isinstance(n_neurons, (int, np.integer)) or isinstance(n_neurons, bool) or n_neurons < 1:
+            raise ValueError(f"n_neurons must be an integer >= 1, got {n_neurons!r}")
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a finite time step > 0 s, got {dt!r}")
+        if not (0.0 <= excitatory_fraction <= 1.0):
+            raise ValueError(f"excitatory_fraction must be in [0, 1], got {excitatory_fraction!r}")
+        if not (math.isfinite(threshold_sd) and threshold_sd >= 0):
+            raise ValueError(f"threshold_sd must be >= 0 V, got {threshold_sd!r}")
+        if not (math.isfinite(capacitance_cv) and 0 <= capacitance_cv <= 1):
+            raise ValueError(f"capacitance_cv must be in [0, 1], got {capacitance_cv!r}")
+        self.n_neurons = int(n_neurons)
+        self.dt = float(dt)
+        self.electrodes = electrodes if electrodes is not None else ElectrodeArray.mea60()
+        if not isinstance(self.electrodes, ElectrodeArray):
+            raise TypeError(f"electrodes must be an ElectrodeArray, got {type(self.electrodes).__name__}")
+        self.excitatory_fraction = float(excitatory_fraction)
+        self.neuron = neuron if neuron is not None else LIFParameters()
+        if not isinstance(self.neuron, (LIFParameters, AdExParameters, IzhikevichParameters)):
+            raise TypeError("neuron must be LIFParameters, AdExParameters or IzhikevichParameters")
+        self.synapses = synapses or SynapseParameters()
+        self.connectivity = connectivity or ConnectivityParameters()
+        self.depression = depression or ShortTermDepressionParameters()
+        self.stdp = stdp or STDPParameters()
+        self.background = background or BackgroundParameters()
+        self.tissue = tissue or TissueParameters()
+        self.extracellular = extracellular or ExtracellularParameters()
+        self.threshold_sd = float(threshold_sd)
+        self.capacitance_cv = float(capacitance_cv)
+        if initial_potential is None:
+            initial_potential = (self._reset_potential(), self._threshold_potential())
+        low, high = (float(x) for x in initial_potential)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ValueError(f"initial_potential must be (low, high) in V with low <= high, got {initial_potential!r}")
+        self.initial_potential = (low, high)
+        self._check_time_step()
+
+        # one entropy draw: spawn key 0 builds the tissue, spawn key 1 is the default
+        # stream of reset() (initial state, background drive, electrode noise)
+        self._entropy = int(check_random_state(random_state).integers(2**63))
+        structure = child_generators(np.random.SeedSequence(self._entropy, spawn_key=(0,)),
+                                     ["positions", "connectivity", "weights", "heterogeneity"])
+        self.n_excitatory = int(round(self.excitatory_fraction * self.n_neurons))
+        self.positions = self._place_neurons(structure["positions"])
+        self._check_electrodes_on_tissue()
+        self._build_neuron_table(structure["heterogeneity"])
+        self._build_synapses(structure["connectivity"], structure["weights"])
+        self._build_electrode_coupling()
+        self.reset()
+
+    # ------------------------------------------------------------------ checks
+    def _reset_potential(self):
+        return self.neuron.reset
+
+    def _threshold_potential(self):
+        n = self.neuron
+        if isinstance(n, LIFParameters):
+            return n.threshold
+        if isinstance(n, AdExParameters):
+            return n.soft_threshold
+        return n.instantaneous_threshold
+
+    def _check_time_step(self):
+        constants = {
+            "excitatory_time_constant": self.synapses.excitatory_time_constant,
+            "inhibitory_time_constant": self.synapses.inhibitory_time_constant,
+            **self.neuron.time_constants(),
+        }
+        name, fastest = min(constants.items(), key=lambda item: item[1])
+        if self.dt > fastest / _RESOLUTION:
+            raise ValueError(
+                f"dt = {self.dt} s cannot resolve {name} = {fastest} s: dt must be in "
+                f"(0, {fastest / _RESOLUTION}] s (a quarter of the fastest time constant)"
+            )
+        if isinstance(self.neuron, LIFParameters) and self.synapses.model == "current":
+            tau_m = self.neuron.membrane_time_constant
+            for key in ("excitatory_time_constant", "inhibitory_time_constant"):
+                if getattr(self.synapses, key) == tau_m:
+                    raise ValueError(
+                        f"synapses.{key} must differ from membrane_time_constant ({tau_m} s) "
+                        "for the exact LIF propagator"
+                    )
+
+    def _tissue_extent(self):
+        return self.tissue.size / 2.0
+
+    def _check_electrodes_on_tissue(self):
+        array = self.electrodes
+        used = np.union1d(array.recording_electrodes, array.stimulating_electrodes)
+        xy = array.positions[used, :2]
+        half = self._tissue_extent()
+        if self.tissue.shape == "culture":
+            outside = np.any(np.abs(xy) > half * (1 + 1e-12), axis=1)
+            allowed = f"|x|, |y| <= {half} m (a culture of side {self.tissue.size} m)"
+        else:
+            outside = np.hypot(xy[:, 0], xy[:, 1]) > half * (1 + 1e-12)
+            allowed = f"x^2 + y^2 <= ({half} m)^2 (an organoid of diameter {self.tissue.size} m)"
+        if np.any(outside):
+            bad = used[outside]
+            raise ValueError(
+                f"electrodes {bad[:10].tolist()}{'...' if bad.size > 10 else ''} "
+                f"({bad.size} in all) lie outside the tissue: electrode positions must satisfy "
+                f"{allowed}; enlarge tissue.size or route/select electrodes under the tissue"
+            )
+
+    # ------------------------------------------------------------------ build
+    def _place_neurons(self, rng):
+        n = self.n_neurons
+        half = self._tissue_extent()
+        if self.tissue.shape == "culture":
+            xy = rng.uniform(-half, half, size=(n, 2))
+            z = rng.uniform(self.tissue.soma_height_min, self.tissue.soma_height_max, size=n)
+            return np.column_stack([xy, z])
+        # uniform in a ball: direction from a Gaussian, radius from the cube-root law
+        direction = rng.standard_normal((n, 3))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        radius = half * rng.uniform(0.0, 1.0, size=n) ** (1.0 / 3.0)
+        centre = np.array([0.0, 0.0, half + self.tissue.soma_height_min])
+        return centre + direction * radius[:, None]
+
+    def _build_neuron_table(self, rng):
+        n = self.n_neurons
+        nrn = self.neuron
+        prm = np.zeros((K.N_ROWS, n))
+        capacitance = np.full(n, nrn.membrane_capacitance)
+        if self.capacitance_cv > 0:
+            sigma = math.sqrt(math.log1p(self.capacitance_cv**2))
+            capacitance *= rng.lognormal(-0.5 * sigma**2, sigma, size=n)
+        prm[K.ROW_CAPACITANCE] = capacitance
+        prm[K.ROW_REST] = nrn.resting_potential
+        prm[K.ROW_RESET] = nrn.reset
+        if isinstance(nrn, LIFParameters):
+            self._model = K.LIF
+            prm[K.ROW_THRESHOLD] = nrn.threshold
+            prm[K.ROW_RESISTANCE] = nrn.membrane_time_constant / capacitance
+        elif isinstance(nrn, AdExParameters):
+            self._model = K.ADEX
+            prm[K.ROW_THRESHOLD] = nrn.spike_cutoff
+            prm[K.ROW_RESISTANCE] = nrn.membrane_time_constant / capacitance
+            prm[K.ROW_SLOPE] = nrn.slope_factor
+            prm[K.ROW_SOFT_THRESHOLD] = nrn.soft_threshold
+            prm[K.ROW_ADAPT_CONDUCTANCE] = nrn.adaptation_conductance
+            prm[K.ROW_ADAPT_INCREMENT] = nrn.adaptation_increment
+            prm[K.ROW_ADAPT_RATE] = 1.0 / nrn.adaptation_time_constant
+        else:
+            self._model = K.IZHIKEVICH
+            prm[K.ROW_THRESHOLD] = nrn.peak
+            prm[K.ROW_SLOPE] = nrn.k
+            prm[K.ROW_SOFT_THRESHOLD] = nrn.instantaneous_threshold
+            prm[K.ROW_ADAPT_CONDUCTANCE] = nrn.recovery_conductance
+            prm[K.ROW_ADAPT_INCREMENT] = nrn.recovery_increment
+            prm[K.ROW_ADAPT_RATE] = nrn.recovery_rate
+        if self.threshold_sd > 0:
+            offsets = rng.normal(0.0, self.threshold_sd, size=n)
+            prm[K.ROW_THRESHOLD] += offsets
+            if isinstance(nrn, (AdExParameters, IzhikevichParameters)):
+                prm[K.ROW_SOFT_THRESHOLD] += offsets
+        self._synapse_model = K.CURRENT if self.synapses.model == "current" else K.CONDUCTANCE
+        dt = self.dt
+        self._decay_e = math.exp((-dt) / self.synapses.excitatory_time_constant)
+        self._decay_i = math.exp((-dt) / self.synapses.inhibitory_time_constant)
+        if self._model == K.LIF and self._synapse_model == K.CURRENT:
+            # Exact propagator, each constant written as Brian2's 'exact' integrator
+            # hoists it (glibc exp through math.exp, the same as Brian2's generated C++).
+            tau_m = nrn.membrane_time_constant
+            tau_e = self.synapses.excitatory_time_constant
+            tau_i = self.synapses.inhibitory_time_constant
+            for i in range(n):
+                r = float(prm[K.ROW_RESISTANCE, i])
+                prm[K.ROW_DECAY_MEMBRANE, i] = math.exp((-dt) / tau_m)
+                prm[K.ROW_PROP_EXC, i] = (
+                    ((r * tau_e) * math.exp((-dt) / tau_e) * (-math.exp(dt / tau_e) + math.exp(dt / tau_m)))
+                    * math.exp((-dt) / tau_m)
+                ) / ((0.0 - tau_m) + tau_e)
+                prm[K.ROW_PROP_INH, i] = (
+                    ((r * tau_i) * math.exp((-dt) / tau_i) * (-math.exp(dt / tau_i) + math.exp(dt / tau_m)))
+                    * math.exp((-dt) / tau_m)
+                ) / ((0.0 - tau_m) + tau_i)
+        refractory = nrn.refractory_period
+        # Brian2's timestep(): int((t + 1e-3 dt) / dt)
+        self._refractory_steps = np.full(n, int((refractory + 1e-3 * dt) / dt), dtype=np.int64)
+        self._prm = prm
+
+    def _build_synapses(self, rng_conn, rng_weight):
+        n = self.n_neurons
+        conn = self.connectivity
+        syn = self.synapses
+        sources, targets = [], []
+        # rows by source keep memory at O(n) per row while building
+        for i in range(n):
+            if conn.rule == "random":
+                p = np.full(n, conn.connection_probability)
+            else:
+                d = np.linalg.norm(self.positions - self.positions[i], axis=1)
+                p = conn.connection_probability * np.exp(-d / conn.connection_length)
+            if not conn.autapses:
+                p[i] = 0.0
+            hit = np.flatnonzero(rng_conn.random(n) < p)
+            sources.append(np.full(hit.size, i, dtype=np.int64))
+            targets.append(hit.astype(np.int64))
+        source = np.concatenate(sources) if sources else np.zeros(0, np.int64)
+        target = np.concatenate(targets) if targets else np.zeros(0, np.int64)
+        excit = source < self.n_excitatory
+        weight = np.where(excit, syn.excitatory_weight, syn.inhibitory_weight).astype(np.float64)
+        if syn.weight_cv > 0:
+            sigma = math.sqrt(math.log1p(syn.weight_cv**2))
+            weight *= rng_weight.lognormal(-0.5 * sigma**2, sigma, size=weight.size)
+        if syn.conduction_velocity is None:
+            delay = np.full(source.size, syn.delay)
+        else:
+            dist = np.linalg.norm(self.positions[source] - self.positions[target], axis=1)
+            delay = syn.delay + dist / syn.conduction_velocity
+        delay_steps = np.rint(delay / self.dt).astype(np.int64)
+        plastic = excit & (target < self.n_excitatory) & bool(self.stdp.enabled)
+        # delivery order: by source, then delay, then creation order (stable)
+        order = np.lexsort((np.arange(source.size), delay_steps, source))
+        self._set_synapses(source[order], target[order], weight[order], delay_steps[order], plastic[order])
+
+    def _set_synapses(self, source, target, weight, delay_steps, plastic):
+        n = self.n_neurons
+        self._syn_source = source
+        self._targets = target
+        self._weights0 = weight.copy()
+        self._delay_steps = delay_steps
+        self._plastic = plastic
+        # delay groups: maximal runs of equal (source, delay)
+        if source.size:
+            new_group = np.ones(source.size, dtype=bool)
+            new_group[1:] = (source[1:] != source[:-1]) | (delay_steps[1:] != delay_steps[:-1])
+            starts = np.flatnonzero(new_group)
+        else:
+            starts = np.zeros(0, np.int64)
+        self._group_start = np.append(starts, source.size).astype(np.int64)
+        group_src = source[starts]
+        self._group_delay = delay_steps[starts].astype(np.int64)
+        self._group_excitatory = group_src < self.n_excitatory
+        self._source_group_ptr = np.searchsorted(group_src, np.arange(n + 1)).astype(np.int64)
+        groups_per_source = np.diff(self._source_group_ptr)
+        max_delay = int(delay_steps.max()) if delay_steps.size else 0
+        self._n_slots = max_delay + 1
+        # a slot receives at most one group per source and distinct delay
+        n_delays = np.unique(self._group_delay).size if self._group_delay.size else 1
+        self._queue_capacity = max(1, int(min(groups_per_source.sum(), n * n_delays)))
+        # incoming plastic synapses per target (for STDP potentiation at post spikes)
+        plastic_ids = np.flatnonzero(plastic)
+        by_target = plastic_ids[np.argsort(target[plastic_ids], kind="stable")]
+        self._post_ptr = np.searchsorted(target[by_target], np.arange(n + 1)).astype(np.int64)
+        self._post_synapse = by_target.astype(np.int64)
+
+    def _build_electrode_coupling(self):
+        array = self.electrodes
+        ex = self.extracellular
+        # recording: point-source trough amplitude of each neuron on each channel
+        rec_pos = array.positions[array.recording_electrodes]
+        dist = np.linalg.norm(self.positions[:, None, :] - rec_pos[None, :, :], axis=2)
+        dist = np.maximum(dist, ex.minimum_distance)
+        self._recording_gain = ex.spike_current / (4.0 * np.pi * ex.conductivity * dist)
+        # stimulation: CSR by stimulating electrode of (neuron, gain)
+        stim_pos = array.positions[array.stimulating_electrodes]
+        ptr, neurons, gains = [0], [], []
+        for e in range(stim_pos.shape[0]):
+            d = np.linalg.norm(self.positions - stim_pos[e], axis=1)
+            near = np.flatnonzero(d < 5.0 * ex.stimulation_length)
+            neurons.append(near)
+            # cathodic (negative) electrode current depolarises: membrane current = -gain * I
+            gains.append(-ex.stimulation_efficiency * np.exp(-d[near] / ex.stimulation_length))
+            ptr.append(ptr[-1] + near.size)
+        self._stim_ptr = np.asarray(ptr, dtype=np.int64)
+        self._stim_neuron = np.concatenate(neurons).astype(np.int64) if neurons else np.zeros(0, np.int64)
+        self._stim_gain = np.concatenate(gains) if gains else np.zeros(0)
+
+    # ------------------------------------------------------------------ state
+    def reset(self, seed=None) -> None:
+        """Return to an initial state: fresh membrane potentials, rested synapses, t = 0.
+
+        Parameters
+        ----------
+        seed : int, Generator, SeedSequence or None
+            Draws the initial potentials, the background drive and the electrode noise.
+            None reuses the network's own stream, so ``reset()`` always returns to the
+            same state (the wiring never changes).
+        """
+        if seed is None:
+            seed = np.random.SeedSequence(self._entropy, spawn_key=(1,))
+        streams = child_generators(seed, ["initial_state", "background", "noise"])
+        n = self.n_neurons
+        low, high = self.initial_potential
+        v = low + streams["initial_state"].random(n) * (high - low)
+        self._state = NetworkState(
+            membrane_potential=v,
+            excitatory_synaptic=np.zeros(n),
+            inhibitory_synaptic=np.zeros(n),
+            adaptation=np.zeros(n),
+            last_spike_step=np.full(n, _NEVER, dtype=np.int64),
+            depression_resource=np.ones(n),
+            step=0,
+        )
+        self._stp_last = np.full(n, _NEVER, dtype=np.int64)
+        self._weights = self._weights0.copy()
+        nsyn = self._targets.size
+        self._stdp_pre_trace = np.zeros(nsyn)
+        self._stdp_pre_last = np.zeros(nsyn, dtype=np.int64)
+        self._stdp_post_trace = np.zeros(n)
+        self._stdp_post_last = np.zeros(n, dtype=np.int64)
+        self._queue_group = np.zeros((self._n_slots, self._queue_capacity), dtype=np.int64)
+        self._queue_scale = np.ones((self._n_slots, self._queue_capacity))
+        self._queue_len = np.zeros(self._n_slots, dtype=np.int64)
+        self._background_key = np.uint64(streams["background"].integers(2**63))
+        self._noise_rng = streams["noise"]
+
+    @property
+    def state(self) -> NetworkState:
+        """The current dynamic state (copies)."""
+        s = self._state
+        return NetworkState(*(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in s))
+
+    def set_state(self, state: NetworkState) -> None:
+        """Replace the dynamic state (arrays of shape (n_neurons,), checked)."""
+        n = self.n_neurons
+        arrays = []
+        for name, value in zip(NetworkState._fields[:-1], state[:-1]):
+            a = np.array(value, dtype=np.int64 if name == "last_spike_step" else np.float64)
+            if a.shape != (n,) or not np.all(np.isfinite(a)):
+                raise ValueError(f"state.{name} must be a finite array of shape ({n},), got shape {a.shape}")
+            arrays.append(a)
+        self._state = NetworkState(*arrays, int(state.step))
+
+    @property
+    def time(self) -> float:
+        """Biological time simulated since the last reset (s)."""
+        return self._state.step * self.dt
+
+    @property
+    def synapse_table(self) -> SynapseTable:
+        """All synapses with their current weights (copies)."""
+        return SynapseTable(self._syn_source.copy(), self._targets.copy(), self._weights.copy(),
+                            self._delay_steps.copy(), self._plastic.copy())
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self._targets.size)
+
+    @property
+    def is_excitatory(self) -> np.ndarray:
+        """bool (n_neurons,)."""
+        return np.arange(self.n_neurons) < self.n_excitatory
+
+    @property
+    def neuron_table(self) -> dict:
+        """Per-neuron parameters actually used, SI units: name -> array (n_neurons,)."""
+        p = self._prm
+        return {
+            "resting_potential": p[K.ROW_REST].copy(),
+            "threshold": p[K.ROW_THRESHOLD].copy(),
+            "reset": p[K.ROW_RESET].copy(),
+            "membrane_capacitance": p[K.ROW_CAPACITANCE].copy(),
+            "membrane_resistance": p[K.ROW_RESISTANCE].copy(),
+            "refractory_steps": self._refractory_steps.copy(),
+        }
+
+    # ------------------------------------------------------------------ run
+    def _stimulus_current(self, stimulus, n_steps):
+        """Electrode currents (n_steps, n_stimulating) in A on the network's dt."""
+        n_stim = self.electrodes.n_stimulating
+        if stimulus is None:
+            return np.zeros((n_steps, n_stim))
+        if not isinstance(stimulus, Stimulus):
+            raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
+        if stimulus.n_channels != n_stim:
+            raise ValueError(
+                f"stimulus has {stimulus.n_channels} channels but the array has {n_stim} "
+                "stimulating electrodes: stimulus.n_channels must equal electrodes.n_stimulating"
+            )
+        data = stimulus.resample(self.dt).data
+        if not np.all(np.isfinite(data)):
+            raise ValueError("stimulus contains NaN or infinite samples")
+        if stimulus.unit == "V":
+            data = data / self.extracellular.electrode_impedance
+        out = np.zeros((n_steps, n_stim))
+        m = min(n_steps, data.shape[0])
+        out[:m] = data[:m]
+        return out
+
+    def run(
+        self,
+        stimulus: Stimulus | None = None,
+        duration: float | None = None,
+        *,
+        record_hidden: bool = False,
+        hidden_sampling_rate: float = 1000.0,
+        progress: bool = False,
+    ) -> Recording:
+        """Stimulate and record, continuing from the current state.
+
+        Parameters
+        ----------
+        stimulus : Stimulus of shape (n_samples, electrodes.n_stimulating), unit A or V
+            Resampled onto ``dt``; None stimulates nothing.
+        duration : float, s
+            Defaults to the stimulus duration; a longer run pads with zeros.
+        record_hidden : bool
+            Also return the ground truth: every neuron's spikes and its membrane
+            potential sampled at ``hidden_sampling_rate`` (Hz, a divisor of 1/dt).
+        progress : bool
+            Show a progress bar (tqdm).
+
+        Returns
+        -------
+        Recording of shape (round(duration * sampling_rate), electrodes.n_recording), in V.
+        """
+        if duration is None:
+            if stimulus is None:
+                raise ValueError("give a stimulus or a duration (s)")
+            duration = stimulus.duration
+        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+            raise ValueError(f"duration must be a finite time > 0 s, got {duration!r}")
+        n_steps = int(round(duration / self.dt))
+        if n_steps < 1:
+            raise ValueError(f"duration must be at least one time step ({self.dt} s), got {duration}")
+        stim = self._stimulus_current(stimulus, n_steps)
+        stride = 0
+        if record_hidden:
+            stride = int(round(1.0 / (hidden_sampling_rate * self.dt)))
+            if stride < 1 or abs(stride * hidden_sampling_rate * self.dt - 1.0) > 1e-9:
+                raise ValueError(
+                    f"hidden_sampling_rate must divide the simulation rate {1 / self.dt} Hz, "
+                    f"got {hidden_sampling_rate}"
+                )
+        spike_steps, spike_neurons, v_rows = self._simulate(stim, n_steps, stride, progress)
+        first_step = self._state.step - n_steps
+        return self._record(spike_steps - first_step, spike_neurons, n_steps, v_rows,
+                            hidden_sampling_rate if record_hidden else None)
+
+    def _simulate(self, stim, n_steps, stride, progress):
+        st = self._state
+        n = self.n_neurons
+        chunk = max(1, min(n_steps, _SPIKE_BUFFER // n))
+        spike_step = np.empty(chunk * n, dtype=np.int64)
+        spike_neuron = np.empty(chunk * n, dtype=np.int64)
+        steps_out, neurons_out, v_out = [], [], []
+        bg = self.background
+        p = bg.rate * self.dt
+        if bg.n_inputs > 0 and p >= 1.0:
+            raise ValueError(f"background.rate * dt must be < 1, got {p}")
+        bg_p0 = (1.0 - p) ** bg.n_inputs
+        bg_ratio = p / (1.0 - p)
+        bg_n = bg.n_inputs if (p > 0 and bg.weight > 0) else 0
+        stdp = self.stdp
+        step_potentiation = stdp.learning_rate * stdp.weight_max
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_steps * self.dt, unit="s", desc="simulating", leave=False)
+        done = 0
+        step = st.step
+        while done < n_steps:
+            m = min(chunk, n_steps - done)
+            if stride:
+                first_rec = (-step) % stride
+                n_rec = 0 if first_rec >= m else (m - 1 - first_rec) // stride + 1
+            else:
+                n_rec = 0
+            v_record = np.empty((n_rec, n))
+            count = K.run_chunk(
+                m, step, self.dt, self._model, self._synapse_model,
+                st.membrane_potential, st.excitatory_synaptic, st.inhibitory_synaptic,
+                st.adaptation, st.last_spike_step, st.depression_resource, self._stp_last,
+                self._weights, self._stdp_pre_trace, self._stdp_pre_last,
+                self._stdp_post_trace, self._stdp_post_last,
+                self._queue_group, self._queue_scale, self._queue_len,
+                self._prm, self._refractory_steps, self._group_excitatory,
+                self._decay_e, self._decay_i,
+                self.synapses.excitatory_reversal, self.synapses.inhibitory_reversal,
+                self._source_group_ptr, self._group_start, self._group_delay, self._targets,
+                self._plastic, self._post_ptr, self._post_synapse,
+                bool(self.depression.enabled), self.depression.use,
+                self.depression.recovery_time_constant,
+                bool(stdp.enabled), stdp.pre_time_constant, stdp.post_time_constant,
+                step_potentiation, -stdp.depression_ratio * step_potentiation, stdp.weight_max,
+                bg_n, bg_p0, bg_ratio, bg.weight, self._background_key,
+                np.ascontiguousarray(stim[done:done + m]), self._stim_ptr, self._stim_neuron,
+                self._stim_gain, spike_step, spike_neuron, v_record, stride,
+            )
+            steps_out.append(spike_step[:count].copy())
+            neurons_out.append(spike_neuron[:count].copy())
+            if n_rec:
+                v_out.append(v_record)
+            step += m
+            done += m
+            st = st._replace(step=step)
+            if bar is not None:
+                bar.update(m * self.dt)
+        if bar is not None:
+            bar.close()
+        self._state = st
+        v_rows = np.concatenate(v_out) if v_out else np.zeros((0, n))
+        return np.concatenate(steps_out), np.concatenate(neurons_out), v_rows
+
+    def _record(self, spike_steps, spike_neurons, n_steps, v_rows, hidden_rate):
+        array = self.electrodes
+        fs = array.sampling_rate
+        n_samples = int(round(n_steps * self.dt * fs))
+        waveform, trough = _spike_waveform(fs)
+        sample = np.rint(spike_steps * self.dt * fs).astype(np.int64)
+        impulses = K.extracellular_impulses(sample, spike_neurons, self._recording_gain,
+                                            n_samples + waveform.size)
+        clean = scipy.signal.oaconvolve(impulses, waveform[:, None], axes=0)
+        clean = clean[trough:trough + n_samples] if clean.shape[0] else clean
+        clean = np.ascontiguousarray(clean[:n_samples])
+        data = array.acquire(clean, self._noise_rng)
+        times, channels = detect_spikes(data, fs, threshold=self.extracellular.detection_threshold)
+        hidden = None
+        if hidden_rate is not None:
+            hidden = {
+                "membrane_potential": v_rows,
+                "spike_times": spike_steps * self.dt,
+                "spike_neurons": spike_neurons.astype(np.int64),
+                "neuron_positions": self.positions.copy(),
+            }
+        return Recording(
+            data, fs, "V",
+            electrode_positions=array.positions[array.recording_electrodes],
+            channel_electrodes=array.recording_electrodes,
+            spike_times=times, spike_channels=channels,
+            hidden_state=hidden, hidden_sampling_rate=hidden_rate,
+            metadata={"substrate": "SpikingNetwork", "n_neurons": self.n_neurons, "dt": self.dt,
+                      "start_time": (self._state.step - n_steps) * self.dt},
+        )
+
+    def spikes(self, duration: float, stimulus: Stimulus | None = None):
+        """Run without electrodes' post-processing; ground-truth spikes only.
+
+        Returns (spike_times (n,) s from the start of this run, spike_neurons (n,) int).
+        Cheaper than :meth:`run` for reference comparisons and benchmarks.
+        """
+        if not (math.isfinite(duration) and duration > 0):
+            raise ValueError(f"duration must be a finite time > 0 s, got {duration!r}")
+        n_steps = int(round(duration / self.dt))
+        stim = self._stimulus_current(stimulus, n_steps)
+        first = self._state.step
+        steps, neurons, _ = self._simulate(stim, n_steps, 0, False)
+        return (steps - first) * self.dt, neurons
