@@ -163,11 +163,11 @@ def _build(b2, network, clock_dt, K):
             ns["k"] = float(prm[K.ROW_SLOPE, 0]) * b2.amp / b2.volt**2
             i_ion = "(k*(v - El)*(v - vsoft))"
         eqs = (
-            f"dv/dt = ({i_ion} - w + {i_syn})/C : volt (unless refractory)\n"
-            "dw/dt = rate_w*(a_w*(v - El) - w) : amp\n"
+            f"dv/dt = ({i_ion} - adapt + {i_syn})/C : volt (unless refractory)\n"
+            "dadapt/dt = rate_w*(a_w*(v - El) - adapt) : amp\n"
         )
         method = "euler"
-        reset = "v = vr\nw += b_w"
+        reset = "v = vr\nadapt += b_w"
     refractory = float(network.neuron.refractory_period) * b2.second
     group = b2.NeuronGroup(
         n, eqs + syn_eqs + decl, threshold="v > vt", reset=reset, refractory=refractory,
@@ -179,7 +179,7 @@ def _build(b2, network, clock_dt, K):
     group.ie = state.excitatory_synaptic * getattr(b2, syn_unit)
     group.ii = state.inhibitory_synaptic * getattr(b2, syn_unit)
     if model != K.LIF:
-        group.w = state.adaptation * b2.amp
+        group.adapt = state.adaptation * b2.amp
     never = state.last_spike_step < -(2**39)
     group.lastspike = np.where(never, -1e4, state.last_spike_step * network.dt) * b2.second
     objects = [group]

@@ -243,8 +243,8 @@ def run_chunk(
     """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
 
     Spikes go to ``spike_step`` / ``spike_neuron`` (capacity n_steps * n_neurons in the
-    worst case); membrane potentials every ``record_stride`` steps (counted from step 0)
-    go to the rows of ``v_record`` (stride 0 records nothing).
+    worst case); the membrane potential at the start of every ``record_stride``-th step
+    (counted from step 0) goes to the rows of ``v_record`` (stride 0 records nothing).
 
     Spike delivery is event driven: a spike pushes one entry per distinct delay of its
     neuron into a ring buffer of ``queue_group.shape[0]`` slots; each entry is a
@@ -261,6 +261,9 @@ def run_chunk(
     have_drive = False
     for s in range(n_steps):
         step = first_step + s
+        if record_stride > 0 and step % record_stride == 0:
+            v_record[rec_row, :] = v  # v(step * dt), before this step's update
+            rec_row += 1
         # stimulation current entering each membrane this step
         if have_drive:
             drive[:] = 0.0
@@ -354,9 +357,6 @@ def run_chunk(
                     spike_step[n_spikes] = step
                     spike_neuron[n_spikes] = i
                     n_spikes += 1
-        if record_stride > 0 and step % record_stride == 0:
-            v_record[rec_row, :] = v
-            rec_row += 1
     return n_spikes
 
 

@@ -480,6 +480,26 @@ class SpikingNetwork:
                             self._delay_steps.copy(), self._plastic.copy())
 
     @property
+    def stimulation_coupling(self) -> np.ndarray:
+        """Membrane current per unit electrode current, (n_neurons, n_stimulating), A/A.
+
+        Negative: a cathodic (negative) electrode current depolarises nearby neurons.
+        """
+        out = np.zeros((self.n_neurons, self.electrodes.n_stimulating))
+        for e in range(out.shape[1]):
+            sl = slice(self._stim_ptr[e], self._stim_ptr[e + 1])
+            out[self._stim_neuron[sl], e] = self._stim_gain[sl]
+        return out
+
+    @property
+    def recording_gain(self) -> np.ndarray:
+        """Extracellular spike trough amplitude of each neuron on each channel (V).
+
+        Shape (n_neurons, n_recording); the point-source law I / (4 pi sigma r).
+        """
+        return self._recording_gain.copy()
+
+    @property
     def n_synapses(self) -> int:
         return int(self._targets.size)
 

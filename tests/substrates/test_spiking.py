@@ -1,0 +1,159 @@
+"""Physics and behaviour of the spiking substrate (analytic answers, invariants, errors)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from substrates import ElectrodeArray, Stimulus
+from substrates.spiking import (
+    ConnectivityParameters,
+    LIFParameters,
+    ShortTermDepressionParameters,
+    SpikingNetwork,
+    SynapseParameters,
+    TissueParameters,
+)
+from tests.substrates.spiking_networks import noisy_network
+
+ISOLATED = ConnectivityParameters(connection_probability=0.0)
+
+
+def isolated_neurons(n, **kwargs):
+    return SpikingNetwork(n, connectivity=ISOLATED, excitatory_fraction=1.0, **kwargs)
+
+
+def test_subthreshold_lif_decays_exponentially_to_float_precision():
+    lif = LIFParameters(membrane_time_constant=20e-3, resting_potential=-65e-3, threshold=-40e-3)
+    net = isolated_neurons(5, neuron=lif, initial_potential=(-50e-3, -45e-3), random_state=0)
+    v0 = net.state.membrane_potential
+    rec = net.run(duration=0.1, record_hidden=True, hidden_sampling_rate=1e4)
+    v = rec.hidden_state["membrane_potential"]
+    t = np.arange(v.shape[0]) * 1e-4
+    expected = -65e-3 + (v0 - -65e-3)[None, :] * np.exp(-t / 20e-3)[:, None]
+    # the propagator is exact; only rounding accumulates: ~1,000 steps of a few ulp
+    np.testing.assert_allclose(v, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_isolated_lif_f_i_curve_matches_analytic_rate():
+    # One neuron under one stimulating electrode, driven by constant cathodic currents.
+    lif = LIFParameters(refractory_period=2e-3)
+    array = ElectrodeArray.mea60()
+    net = isolated_neurons(1, neuron=lif, electrodes=array, random_state=1)
+    coupling = net.stimulation_coupling[0]
+    e = int(np.argmin(coupling))  # strongest depolarising coupling
+    assert coupling[e] < 0
+    tau, r = lif.membrane_time_constant, lif.membrane_resistance
+    rheobase = (lif.threshold - lif.resting_potential) / r
+    duration = 2.0
+    for factor in (1.2, 1.5, 2.0, 4.0):
+        membrane_current = factor * rheobase
+        stim = Stimulus.zeros(array.n_stimulating, duration, 1e-4).data.copy()
+        stim[:, e] = membrane_current / coupling[e]
+        net.reset()
+        rec = net.run(Stimulus(stim, 1e-4, "A"), record_hidden=True)
+        spikes = rec.hidden_state["spike_times"]
+        isi = np.diff(spikes).mean()
+        drive = r * membrane_current + lif.resting_potential
+        theory = lif.refractory_period + tau * math.log((drive - lif.reset) / (drive - lif.threshold))
+        # threshold crossings are found at step resolution: each ISI is rounded up to dt
+        assert theory <= isi <= theory + 1e-4 + 1e-12
+
+
+def test_same_seed_same_bits_and_seeds_differ():
+    a = noisy_network(200, random_state=5).run(duration=0.2, record_hidden=True)
+    b = noisy_network(200, random_state=5).run(duration=0.2, record_hidden=True)
+    c = noisy_network(200, random_state=6).run(duration=0.2, record_hidden=True)
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.hidden_state["spike_times"], b.hidden_state["spike_times"])
+    assert not np.array_equal(a.hidden_state["spike_neurons"], c.hidden_state["spike_neurons"])
+
+
+def test_reset_restores_initial_state_and_runs_continue():
+    net = noisy_network(200, random_state=7)
+    first = net.spikes(0.2)
+    net.reset()
+    split = [net.spikes(0.1), net.spikes(0.1)]
+    times = np.concatenate([split[0][0], split[1][0] + 0.1])
+    neurons = np.concatenate([split[0][1], split[1][1]])
+    # running 0.2 s at once or as two 0.1 s runs is the same simulation
+    np.testing.assert_allclose(times, first[0], atol=1e-12)
+    np.testing.assert_array_equal(neurons, first[1])
+
+
+def test_recording_sees_spikes_of_nearby_neurons():
+    net = noisy_network(300, random_state=8)
+    rec = net.run(duration=0.5, record_hidden=True)
+    assert rec.data.shape == (int(0.5 * net.electrodes.sampling_rate), net.electrodes.n_recording)
+    assert rec.unit == "V"
+    truth_times = rec.hidden_state["spike_times"]
+    truth_neurons = rec.hidden_state["spike_neurons"]
+    gain = net.recording_gain
+    # channels whose nearest neuron gives a trough far above the noise must detect it
+    loud = gain.max(axis=0) > 10 * net.electrodes.noise_rms
+    assert loud.any()
+    for c in np.flatnonzero(loud)[:5]:
+        j = int(np.argmax(gain[:, c]))
+        t_true = truth_times[truth_neurons == j]
+        t_seen = rec.spike_times[rec.spike_channels == c]
+        if t_true.size == 0:
+            continue
+        nearest = np.abs(t_seen[None, :] - t_true[:, None]).min(axis=1) if t_seen.size else np.inf
+        # detection at the trough, within the waveform width of the true time
+        assert np.mean(nearest < 1e-3) > 0.9
+
+
+def test_short_term_depression_lowers_bursting_drive():
+    base = dict(n_neurons=300, random_state=9)
+    rates = []
+    for enabled in (False, True):
+        net = noisy_network(**base, depression=ShortTermDepressionParameters(enabled=enabled))
+        rates.append(net.spikes(0.5)[0].size)
+    assert rates[1] < rates[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(dt=0.0), "dt must be"),
+        (dict(dt=-1e-4), "dt must be"),
+        (dict(dt=2e-3), "cannot resolve"),
+        (dict(n_neurons=0), "n_neurons"),
+        (dict(excitatory_fraction=1.5), "excitatory_fraction"),
+        (dict(tissue=TissueParameters(size=0.5e-3)), "outside the tissue"),
+        (dict(tissue=TissueParameters(shape="organoid", size=1.0e-3)), "outside the tissue"),
+    ],
+)
+def test_bad_construction_is_named(kwargs, fragment):
+    kwargs = {"n_neurons": 10, **kwargs}
+    with pytest.raises(ValueError, match=fragment):
+        SpikingNetwork(**kwargs)
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="inhibitory_weight"):
+        SynapseParameters(inhibitory_weight=1e-9)
+    with pytest.raises(ValueError, match="threshold"):
+        LIFParameters(threshold=-70e-3, reset=-60e-3)
+    with pytest.raises(ValueError, match="unknown key"):
+        LIFParameters.from_dict({"membrane_tau": 1.0})
+
+
+def test_bad_stimulus_is_named():
+    net = isolated_neurons(5, random_state=0)
+    n_stim = net.electrodes.n_stimulating
+    with pytest.raises(ValueError, match="n_stimulating"):
+        net.run(Stimulus.zeros(n_stim + 1, 0.01, 1e-4))
+    with pytest.raises(ValueError, match="duration"):
+        net.run(duration=-1.0)
+    with pytest.raises(ValueError, match="finite|NaN"):
+        bad = np.zeros((10, n_stim))
+        bad[3, 0] = np.nan
+        net.run(Stimulus(bad, 1e-4))
+
+
+def test_electrodes_outside_an_organoid_footprint_are_listed():
+    array = ElectrodeArray.mea60()
+    with pytest.raises(ValueError, match=r"electrodes \[") as info:
+        SpikingNetwork(10, electrodes=array, tissue=TissueParameters(shape="organoid", size=1.2e-3))
+    assert "diameter" in str(info.value)
