@@ -78,98 +78,163 @@ def binomial_inverse(u, n, p0, ratio):
 
 
 @njit(**JIT)
-def update_neurons(
-    model,
-    synapse_model,
-    dt,
-    step,
-    v,
-    syn_e,
-    syn_i,
-    adapt,
-    last_spike,
-    refractory_steps,
-    prm,
-    drive,
-    decay_e,
-    decay_i,
-    reversal_e,
-    reversal_i,
-    spiked,
-):
-    """Advance every neuron by one step and mark those crossing threshold.
+def _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e, decay_i,
+                 drive, use_drive, uniform, spiked):
+    """Current-based LIF: the exact propagator for drive held constant over the step.
+
+    Written term for term as Brian2's 'exact' integrator emits it, so that the
+    reference matches bit for bit; without drive the ``+ 0.0`` terms are dropped, which
+    leaves every rounding unchanged. Branch-free so that the loop vectorises; with
+    ``uniform`` (every neuron has the same parameters) the parameters are read once.
+    """
+    el = prm[ROW_REST]
+    thr = prm[ROW_THRESHOLD]
+    decay_m = prm[ROW_DECAY_MEMBRANE]
+    c_e = prm[ROW_PROP_EXC]
+    c_i = prm[ROW_PROP_INH]
+    res = prm[ROW_RESISTANCE]
+    if use_drive:
+        for i in range(v.shape[0]):
+            r_drive = res[i] * drive[i]
+            v_new = el[i] + (
+                (((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + r_drive) + decay_m[i] * v[i])
+                + decay_m[i] * (-el[i] - r_drive)
+            )
+            active = (step - last_spike[i]) >= refractory_steps[i]
+            v_new = v_new if active else v[i]
+            v[i] = v_new
+            syn_e[i] *= decay_e
+            syn_i[i] *= decay_i
+            spiked[i] = active & (v_new > thr[i])
+    elif uniform:
+        # the same arithmetic with every parameter shared: scalars in registers
+        el0 = el[0]
+        thr0 = thr[0]
+        dm0 = decay_m[0]
+        ce0 = c_e[0]
+        ci0 = c_i[0]
+        ref0 = refractory_steps[0]
+        rest_term = dm0 * (-el0)
+        for i in range(v.shape[0]):
+            vi = v[i]
+            v_new = el0 + (((ce0 * syn_e[i] + ci0 * syn_i[i]) + dm0 * vi) + rest_term)
+            active = (step - last_spike[i]) >= ref0
+            v_new = v_new if active else vi
+            v[i] = v_new
+            syn_e[i] *= decay_e
+            syn_i[i] *= decay_i
+            spiked[i] = active & (v_new > thr0)
+    else:
+        for i in range(v.shape[0]):
+            v_new = el[i] + (
+                ((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + decay_m[i] * v[i])
+                + decay_m[i] * (-el[i])
+            )
+            active = (step - last_spike[i]) >= refractory_steps[i]
+            v_new = v_new if active else v[i]
+            v[i] = v_new
+            syn_e[i] *= decay_e
+            syn_i[i] *= decay_i
+            spiked[i] = active & (v_new > thr[i])
+
+
+@njit(**JIT)
+def _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e,
+                     decay_i, reversal_e, reversal_i, drive, spiked):
+    """Conductance-based LIF: exponential Euler (exact for conductances frozen over dt)."""
+    el = prm[ROW_REST]
+    thr = prm[ROW_THRESHOLD]
+    res = prm[ROW_RESISTANCE]
+    cap = prm[ROW_CAPACITANCE]
+    for i in range(v.shape[0]):
+        ge = syn_e[i]
+        gi = syn_i[i]
+        g_leak = 1.0 / res[i]
+        g_total = g_leak + ge + gi
+        v_inf = (g_leak * el[i] + ge * reversal_e + gi * reversal_i + drive[i]) / g_total
+        v_new = v_inf + (v[i] - v_inf) * np.exp(-dt * g_total / cap[i])
+        active = (step - last_spike[i]) >= refractory_steps[i]
+        v_new = v_new if active else v[i]
+        v[i] = v_new
+        syn_e[i] = ge * decay_e
+        syn_i[i] = gi * decay_i
+        spiked[i] = active and v_new > thr[i]
+
+
+@njit(**JIT)
+def _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
+              refractory_steps, prm, decay_e, decay_i, reversal_e, reversal_i, drive, spiked):
+    """AdEx or Izhikevich membrane with an adaptation current: forward Euler."""
+    el = prm[ROW_REST]
+    thr = prm[ROW_THRESHOLD]
+    cap = prm[ROW_CAPACITANCE]
+    slope = prm[ROW_SLOPE]
+    soft = prm[ROW_SOFT_THRESHOLD]
+    a_cond = prm[ROW_ADAPT_CONDUCTANCE]
+    a_rate = prm[ROW_ADAPT_RATE]
+    res = prm[ROW_RESISTANCE]
+    for i in range(v.shape[0]):
+        vi = v[i]
+        ie = syn_e[i]
+        ii = syn_i[i]
+        if synapse_model == CURRENT:
+            i_syn = ie + ii
+        else:
+            i_syn = ie * (reversal_e - vi) + ii * (reversal_i - vi)
+        if model == ADEX:
+            g_leak = 1.0 / res[i]
+            i_ion = -g_leak * (vi - el[i]) + g_leak * slope[i] * np.exp((vi - soft[i]) / slope[i])
+        else:  # Izhikevich (2007): C dv/dt = k (v - v_r)(v - v_t) - u + I
+            i_ion = slope[i] * (vi - el[i]) * (vi - soft[i])
+        w = adapt[i]
+        v_new = vi + dt * (i_ion - w + i_syn + drive[i]) / cap[i]
+        adapt[i] = w + dt * a_rate[i] * (a_cond[i] * (vi - el[i]) - w)
+        active = (step - last_spike[i]) >= refractory_steps[i]
+        v_new = v_new if active else vi
+        v[i] = v_new
+        syn_e[i] = ie * decay_e
+        syn_i[i] = ii * decay_i
+        spiked[i] = active and v_new > thr[i]
+
+
+@njit(**JIT)
+def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
+                   refractory_steps, prm, uniform, drive, use_drive, decay_e, decay_i,
+                   reversal_e, reversal_i, spiked, spike_list):
+    """Advance every neuron by one step; list those that crossed threshold.
 
     Parameters
     ----------
-    v, syn_e, syn_i, adapt : float64 arrays (n_neurons,)
+    v, syn_e, syn_i, adapt : float64 arrays (n_neurons,), updated in place
         Membrane potential (V), excitatory and inhibitory synaptic variables (A for
         current synapses, S for conductance synapses), adaptation current (A).
-    last_spike : int64 array (n_neurons,)
-        Step of each neuron's last spike.
-    refractory_steps : int64 array (n_neurons,)
-    prm : float64 array (N_ROWS, n_neurons)
-    drive : float64 array (n_neurons,)
-        Stimulation current into each membrane this step (A).
-    spiked : uint8 array (n_neurons,), output
-        1 where the neuron crossed threshold this step.
+    last_spike, refractory_steps : int64 arrays (n_neurons,)
+    prm : float array (N_ROWS, n_neurons), of the state's precision
+    uniform : bool, every column of prm (and refractory_steps) is the same
+    drive : float array (n_neurons,)
+        Stimulation current into each membrane this step (A); read only if use_drive.
+    spiked : bool array (n_neurons,), scratch
+    spike_list : int64 array (n_neurons,), output: the spiking neurons, ascending
 
     Returns
     -------
-    int : the number of spikes.
+    int : the number of spikes (the filled length of ``spike_list``).
     """
-    n = v.shape[0]
+    if model == LIF and synapse_model == CURRENT:
+        _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e,
+                     decay_i, drive, use_drive, uniform, spiked)
+    elif model == LIF:
+        _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, prm,
+                         decay_e, decay_i, reversal_e, reversal_i, drive, spiked)
+    else:
+        _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
+                  refractory_steps, prm, decay_e, decay_i, reversal_e, reversal_i, drive,
+                  spiked)
     count = 0
-    for i in range(n):
-        not_refractory = (step - last_spike[i]) >= refractory_steps[i]
-        ie = syn_e[i]
-        ii = syn_i[i]
-        vi = v[i]
-        el = prm[ROW_REST, i]
-        if model == LIF and synapse_model == CURRENT:
-            # Exact propagator for constant drive over the step, written term for term
-            # as Brian2's 'exact' method emits it (so the reference matches bit for bit).
-            r_drive = prm[ROW_RESISTANCE, i] * drive[i]
-            decay_m = prm[ROW_DECAY_MEMBRANE, i]
-            v_new = el + (
-                (
-                    ((prm[ROW_PROP_EXC, i] * ie + prm[ROW_PROP_INH, i] * ii) + r_drive)
-                    + decay_m * vi
-                )
-                + decay_m * (-el - r_drive)
-            )
-        elif model == LIF:
-            # Exponential Euler for a membrane that is linear in v given the conductances.
-            g_leak = 1.0 / prm[ROW_RESISTANCE, i]
-            g_total = g_leak + ie + ii
-            v_inf = (g_leak * el + ie * reversal_e + ii * reversal_i + drive[i]) / g_total
-            v_new = v_inf + (vi - v_inf) * np.exp(-dt * g_total / prm[ROW_CAPACITANCE, i])
-        else:
-            if synapse_model == CURRENT:
-                i_syn = ie + ii
-            else:
-                i_syn = ie * (reversal_e - vi) + ii * (reversal_i - vi)
-            w = adapt[i]
-            if model == ADEX:
-                g_leak = 1.0 / prm[ROW_RESISTANCE, i]
-                slope = prm[ROW_SLOPE, i]
-                i_ion = -g_leak * (vi - el) + g_leak * slope * np.exp(
-                    (vi - prm[ROW_SOFT_THRESHOLD, i]) / slope
-                )
-            else:  # Izhikevich (2007): C dv/dt = k (v - v_r)(v - v_t) - u + I
-                i_ion = prm[ROW_SLOPE, i] * (vi - el) * (vi - prm[ROW_SOFT_THRESHOLD, i])
-            v_new = vi + dt * (i_ion - w + i_syn + drive[i]) / prm[ROW_CAPACITANCE, i]
-            adapt[i] = w + dt * prm[ROW_ADAPT_RATE, i] * (
-                prm[ROW_ADAPT_CONDUCTANCE, i] * (vi - el) - w
-            )
-        syn_e[i] = ie * decay_e
-        syn_i[i] = ii * decay_i
-        if not_refractory:
-            v[i] = v_new
-            if v_new > prm[ROW_THRESHOLD, i]:
-                spiked[i] = 1
-                count += 1
-                continue
-        spiked[i] = 0
+    for i in range(v.shape[0]):
+        if spiked[i]:
+            spike_list[count] = i
+            count += 1
     return count
 
 
@@ -198,6 +263,7 @@ def run_chunk(
     queue_len,
     # per-neuron parameters
     prm,
+    uniform,
     refractory_steps,
     group_excitatory,
     decay_e,
@@ -254,8 +320,11 @@ def run_chunk(
     n = v.shape[0]
     n_slots = queue_group.shape[0]
     n_stim = stim.shape[1]
-    drive = np.zeros(n)
-    spiked = np.zeros(n, dtype=np.uint8)
+    drive = np.zeros_like(v)
+    spiked = np.zeros(n, dtype=np.bool_)
+    spike_list = np.zeros(n, dtype=np.int64)
+    reset = prm[ROW_RESET]
+    adapt_increment = prm[ROW_ADAPT_INCREMENT]
     n_spikes = 0
     rec_row = 0
     have_drive = False
@@ -276,43 +345,41 @@ def run_chunk(
                     drive[stim_neuron[k]] += stim_gain[k] * current
         count = update_neurons(
             model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-            refractory_steps, prm, drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
+            refractory_steps, prm, uniform, drive, have_drive, decay_e, decay_i, reversal_e,
+            reversal_i, spiked, spike_list,
         )
         # push this step's spikes into the queue
-        if count > 0:
-            for i in range(n):
-                if spiked[i] == 0:
-                    continue
-                scale = 1.0
-                if stp_on:
-                    # Tsodyks-Markram depression: resources recover towards 1 between spikes
-                    x = 1.0 - (1.0 - stp_resource[i]) * np.exp(
-                        -(step - stp_last[i]) * dt / stp_recovery_time
-                    )
-                    scale = x
-                    stp_resource[i] = x - stp_use * x
-                    stp_last[i] = step
-                for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
-                    slot = (step + group_delay[g]) % n_slots
-                    q = queue_len[slot]
-                    queue_group[slot, q] = g
-                    queue_scale[slot, q] = scale
-                    queue_len[slot] = q + 1
-        # deliver what arrives now
+        for c in range(count):
+            i = spike_list[c]
+            scale = 1.0
+            if stp_on:
+                # Tsodyks-Markram depression: resources recover towards 1 between spikes
+                x = 1.0 - (1.0 - stp_resource[i]) * np.exp(
+                    -(step - stp_last[i]) * dt / stp_recovery_time
+                )
+                scale = x
+                stp_resource[i] = x - stp_use * x
+                stp_last[i] = step
+            for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
+                slot = (step + group_delay[g]) % n_slots
+                q = queue_len[slot]
+                queue_group[slot, q] = g
+                queue_scale[slot, q] = scale
+                queue_len[slot] = q + 1
+        # deliver what arrives now, one synapse at a time
         slot = step % n_slots
         for q in range(queue_len[slot]):
             g = queue_group[slot, q]
             scale = queue_scale[slot, q]
-            first = group_start[g]
-            last = group_start[g + 1]
-            excitatory = group_excitatory[g]
-            for k in range(first, last):
+            post = syn_e if group_excitatory[g] else syn_i
+            if not stdp_on:
+                for k in range(group_start[g], group_start[g + 1]):
+                    post[targets[k]] += weights[k] * scale
+                continue
+            for k in range(group_start[g], group_start[g + 1]):
                 t = targets[k]
-                if excitatory:
-                    syn_e[t] += weights[k] * scale
-                else:
-                    syn_i[t] += weights[k] * scale
-                if stdp_on and plastic[k]:
+                post[t] += weights[k] * scale
+                if plastic[k]:
                     # pre spike: pre trace grows, weight depressed by the post trace
                     a_pre = stdp_pre_trace[k] * np.exp(
                         -(step - stdp_pre_last[k]) * dt / stdp_pre_time
@@ -325,10 +392,9 @@ def run_chunk(
                     weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
         queue_len[slot] = 0
         # post spikes: potentiation by the pre traces of incoming plastic synapses
-        if stdp_on and count > 0:
-            for t in range(n):
-                if spiked[t] == 0:
-                    continue
+        if stdp_on:
+            for c in range(count):
+                t = spike_list[c]
                 a_post = stdp_post_trace[t] * np.exp(
                     -(step - stdp_post_last[t]) * dt / stdp_post_time
                 )
@@ -348,15 +414,14 @@ def run_chunk(
                 if u > bg_p0:
                     syn_e[i] += bg_weight * binomial_inverse(u, bg_n, bg_p0, bg_ratio)
         # reset
-        if count > 0:
-            for i in range(n):
-                if spiked[i] != 0:
-                    v[i] = prm[ROW_RESET, i]
-                    adapt[i] += prm[ROW_ADAPT_INCREMENT, i]
-                    last_spike[i] = step
-                    spike_step[n_spikes] = step
-                    spike_neuron[n_spikes] = i
-                    n_spikes += 1
+        for c in range(count):
+            i = spike_list[c]
+            v[i] = reset[i]
+            adapt[i] += adapt_increment[i]
+            last_spike[i] = step
+            spike_step[n_spikes] = step
+            spike_neuron[n_spikes] = i
+            n_spikes += 1
     return n_spikes
 
 

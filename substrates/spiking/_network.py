@@ -107,6 +107,9 @@ class SpikingNetwork:
         Coefficient of variation of per-neuron membrane capacitance (log-normal).
     initial_potential : (float, float), V
         Membrane potentials start uniform in this range.
+    precision : {"float64", "float32"}
+        Floating-point type of the state and parameters. float64 matches Brian2 bit for
+        bit; float32 halves memory traffic (tests bound its effect on rates).
     random_state : int, Generator, SeedSequence or None
         Draws positions, wiring, weights and heterogeneity (fixed for the object's life),
         and, through :meth:`reset`, the initial state, background drive and electrode noise.
@@ -140,6 +143,7 @@ class SpikingNetwork:
         threshold_sd: float = 0.0,
         capacitance_cv: float = 0.0,
         initial_potential: tuple[float, float] | None = None,
+        precision: str = "float64",
         random_state=None,
     ):
         if not isinstance(n_neurons, (int, np.integer)) or isinstance(n_neurons, bool) or n_neurons < 1:
@@ -170,6 +174,10 @@ class SpikingNetwork:
         self.extracellular = extracellular or ExtracellularParameters()
         self.threshold_sd = float(threshold_sd)
         self.capacitance_cv = float(capacitance_cv)
+        if precision not in ("float64", "float32"):
+            raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
+        self.precision = precision
+        self._dtype = np.dtype(precision)
         if initial_potential is None:
             initial_potential = (self._reset_potential(), self._threshold_potential())
         low, high = (float(x) for x in initial_potential)
@@ -302,6 +310,7 @@ class SpikingNetwork:
         dt = self.dt
         self._decay_e = math.exp((-dt) / self.synapses.excitatory_time_constant)
         self._decay_i = math.exp((-dt) / self.synapses.inhibitory_time_constant)
+        self._decay_e, self._decay_i = (self._dtype.type(x) for x in (self._decay_e, self._decay_i))
         if self._model == K.LIF and self._synapse_model == K.CURRENT:
             # Exact propagator, each constant written as Brian2's 'exact' integrator
             # hoists it (glibc exp through math.exp, the same as Brian2's generated C++).
@@ -322,7 +331,8 @@ class SpikingNetwork:
         refractory = nrn.refractory_period
         # Brian2's timestep(): int((t + 1e-3 dt) / dt)
         self._refractory_steps = np.full(n, int((refractory + 1e-3 * dt) / dt), dtype=np.int64)
-        self._prm = prm
+        self._uniform = bool(np.all(prm == prm[:, :1]))
+        self._prm = prm.astype(self._dtype)
 
     def _build_synapses(self, rng_conn, rng_weight):
         n = self.n_neurons
@@ -363,7 +373,7 @@ class SpikingNetwork:
         n = self.n_neurons
         self._syn_source = source
         self._targets = target
-        self._weights0 = weight.copy()
+        self._weights0 = weight.astype(self._dtype)
         self._delay_steps = delay_steps
         self._plastic = plastic
         # delay groups: maximal runs of equal (source, delay)
@@ -410,7 +420,7 @@ class SpikingNetwork:
             ptr.append(ptr[-1] + near.size)
         self._stim_ptr = np.asarray(ptr, dtype=np.int64)
         self._stim_neuron = np.concatenate(neurons).astype(np.int64) if neurons else np.zeros(0, np.int64)
-        self._stim_gain = np.concatenate(gains) if gains else np.zeros(0)
+        self._stim_gain = (np.concatenate(gains) if gains else np.zeros(0)).astype(self._dtype)
 
     # ------------------------------------------------------------------ state
     def reset(self, seed=None) -> None:
@@ -430,10 +440,10 @@ class SpikingNetwork:
         low, high = self.initial_potential
         v = low + streams["initial_state"].random(n) * (high - low)
         self._state = NetworkState(
-            membrane_potential=v,
-            excitatory_synaptic=np.zeros(n),
-            inhibitory_synaptic=np.zeros(n),
-            adaptation=np.zeros(n),
+            membrane_potential=v.astype(self._dtype),
+            excitatory_synaptic=np.zeros(n, self._dtype),
+            inhibitory_synaptic=np.zeros(n, self._dtype),
+            adaptation=np.zeros(n, self._dtype),
             last_spike_step=np.full(n, _NEVER, dtype=np.int64),
             depression_resource=np.ones(n),
             step=0,
@@ -441,12 +451,12 @@ class SpikingNetwork:
         self._stp_last = np.full(n, _NEVER, dtype=np.int64)
         self._weights = self._weights0.copy()
         nsyn = self._targets.size
-        self._stdp_pre_trace = np.zeros(nsyn)
+        self._stdp_pre_trace = np.zeros(nsyn, self._dtype)
         self._stdp_pre_last = np.zeros(nsyn, dtype=np.int64)
-        self._stdp_post_trace = np.zeros(n)
+        self._stdp_post_trace = np.zeros(n, self._dtype)
         self._stdp_post_last = np.zeros(n, dtype=np.int64)
         self._queue_group = np.zeros((self._n_slots, self._queue_capacity), dtype=np.int64)
-        self._queue_scale = np.ones((self._n_slots, self._queue_capacity))
+        self._queue_scale = np.ones((self._n_slots, self._queue_capacity), self._dtype)
         self._queue_len = np.zeros(self._n_slots, dtype=np.int64)
         self._background_key = np.uint64(streams["background"].integers(2**63))
         self._noise_rng = streams["noise"]
@@ -462,7 +472,7 @@ class SpikingNetwork:
         n = self.n_neurons
         arrays = []
         for name, value in zip(NetworkState._fields[:-1], state[:-1]):
-            a = np.array(value, dtype=np.int64 if name == "last_spike_step" else np.float64)
+            a = np.array(value, dtype=np.int64 if name == "last_spike_step" else self._dtype)
             if a.shape != (n,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"state.{name} must be a finite array of shape ({n},), got shape {a.shape}")
             arrays.append(a)
@@ -526,7 +536,7 @@ class SpikingNetwork:
         """Electrode currents (n_steps, n_stimulating) in A on the network's dt."""
         n_stim = self.electrodes.n_stimulating
         if stimulus is None:
-            return np.zeros((n_steps, n_stim))
+            return np.zeros((n_steps, 0), self._dtype)  # no electrode carries current
         if not isinstance(stimulus, Stimulus):
             raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
         if stimulus.n_channels != n_stim:
@@ -539,7 +549,7 @@ class SpikingNetwork:
             raise ValueError("stimulus contains NaN or infinite samples")
         if stimulus.unit == "V":
             data = data / self.extracellular.electrode_impedance
-        out = np.zeros((n_steps, n_stim))
+        out = np.zeros((n_steps, n_stim), self._dtype)
         m = min(n_steps, data.shape[0])
         out[:m] = data[:m]
         return out
@@ -624,7 +634,7 @@ class SpikingNetwork:
                 n_rec = 0 if first_rec >= m else (m - 1 - first_rec) // stride + 1
             else:
                 n_rec = 0
-            v_record = np.empty((n_rec, n))
+            v_record = np.empty((n_rec, n), self._dtype)
             count = K.run_chunk(
                 m, step, self.dt, self._model, self._synapse_model,
                 st.membrane_potential, st.excitatory_synaptic, st.inhibitory_synaptic,
@@ -632,16 +642,17 @@ class SpikingNetwork:
                 self._weights, self._stdp_pre_trace, self._stdp_pre_last,
                 self._stdp_post_trace, self._stdp_post_last,
                 self._queue_group, self._queue_scale, self._queue_len,
-                self._prm, self._refractory_steps, self._group_excitatory,
+                self._prm, self._uniform, self._refractory_steps, self._group_excitatory,
                 self._decay_e, self._decay_i,
-                self.synapses.excitatory_reversal, self.synapses.inhibitory_reversal,
+                self._dtype.type(self.synapses.excitatory_reversal),
+                self._dtype.type(self.synapses.inhibitory_reversal),
                 self._source_group_ptr, self._group_start, self._group_delay, self._targets,
                 self._plastic, self._post_ptr, self._post_synapse,
                 bool(self.depression.enabled), self.depression.use,
                 self.depression.recovery_time_constant,
                 bool(stdp.enabled), stdp.pre_time_constant, stdp.post_time_constant,
                 step_potentiation, -stdp.depression_ratio * step_potentiation, stdp.weight_max,
-                bg_n, bg_p0, bg_ratio, bg.weight, self._background_key,
+                bg_n, bg_p0, bg_ratio, self._dtype.type(bg.weight), self._background_key,
                 np.ascontiguousarray(stim[done:done + m]), self._stim_ptr, self._stim_neuron,
                 self._stim_gain, spike_step, spike_neuron, v_record, stride,
             )

@@ -17,7 +17,7 @@ CUBA_R = CUBA_TAU_M / CUBA_CAPACITANCE
 
 
 def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, random_state=1,
-                 electrodes=None):
+                 electrodes=None, precision="float64"):
     """The Vogels-Abbott CUBA benchmark network (random wiring, no delays)."""
     return SpikingNetwork(
         n_neurons,
@@ -36,6 +36,7 @@ def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, rando
                                             connection_probability=inputs_per_neuron / n_neurons),
         background=background,
         tissue=TissueParameters(size=4e-3),
+        precision=precision,
         random_state=random_state,
     )
 

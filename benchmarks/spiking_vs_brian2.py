@@ -1,0 +1,97 @@
+"""jewelhead's spiking kernel against Brian2 (C++ standalone) on the Vogels-Abbott CUBA net.
+
+Both simulators run the same network (same wiring, same initial state, ~80 inputs per
+neuron, 10 s of biological time by default), each in its own fresh process so that the
+whole-process time counts imports, building, compilation (Brian2) or cache loading
+(jewelhead). Brian2 gets its fastest CPU mode: C++ standalone with its default
+optimisation flags (-O3 -ffast-math -march=native). Prints loop time, whole-process time
+and the ratios (Brian2 time / ours).
+
+Usage::
+
+    python benchmarks/spiking_vs_brian2.py                  # N = 4,000 and 32,000
+    python benchmarks/spiking_vs_brian2.py --sizes 4000 --duration 2 --threads 1
+
+Run it twice: the first run also fills Numba's on-disk cache for this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _child(args):
+    """One simulator in this (fresh) process; prints a JSON line."""
+    started = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    from tests.substrates.spiking_networks import cuba_network
+
+    net = cuba_network(args.n, random_state=args.seed, electrodes=None)
+    if args.simulator == "brian2":
+        from substrates.reference.brian2 import simulate_brian2
+
+        res = simulate_brian2(net, args.duration, bitwise=False, threads=args.threads)
+        loop, n_spikes = res.run_time, res.spike_times.size
+    else:
+        t0 = time.perf_counter()
+        times, _ = net.spikes(args.duration)
+        loop, n_spikes = time.perf_counter() - t0, times.size
+    print(json.dumps({"loop": loop, "in_process": time.perf_counter() - started,
+                      "spikes": int(n_spikes), "synapses": net.n_synapses}))
+
+
+def _run(simulator, n, duration, threads, seed):
+    env = dict(os.environ)
+    if simulator == "jewelhead":
+        env["NUMBA_NUM_THREADS"] = str(max(1, threads))
+        env.setdefault("NUMBA_THREADING_LAYER", "omp")
+    cmd = [sys.executable, __file__, "--child", simulator, "--n", str(n),
+           "--duration", str(duration), "--threads", str(threads), "--seed", str(seed)]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process"] = wall
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4000, 32000])
+    parser.add_argument("--duration", type=float, default=10.0, help="biological time (s)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", choices=["brian2", "jewelhead"])
+    parser.add_argument("--n", type=int)
+    args = parser.parse_args()
+    if args.child:
+        args.simulator = args.child
+        _child(args)
+        return
+    print(f"Vogels-Abbott CUBA, {args.duration} s biological time, {args.threads} thread(s)")
+    header = f"{'N':>7} {'simulator':>10} {'spikes':>9} {'loop s':>8} {'process s':>10}"
+    print(header)
+    rows = []
+    for n in args.sizes:
+        ours = _run("jewelhead", n, args.duration, args.threads, args.seed)
+        ref = _run("brian2", n, args.duration, args.threads, args.seed)
+        for name, r in (("jewelhead", ours), ("brian2", ref)):
+            print(f"{n:>7} {name:>10} {r['spikes']:>9} {r['loop']:>8.3f} {r['process']:>10.2f}")
+        rows.append((n, ref["loop"] / ours["loop"], ref["process"] / ours["process"],
+                     ours["spikes"], ref["spikes"]))
+    print("\nratios (Brian2 / jewelhead; > 1 means jewelhead is faster)")
+    for n, loop_ratio, process_ratio, s_ours, s_ref in rows:
+        print(f"  N={n:>6}: loop {loop_ratio:6.2f}x   whole process {process_ratio:6.2f}x   "
+              f"(spike counts {s_ours} vs {s_ref})")
+
+
+if __name__ == "__main__":
+    main()
