@@ -158,7 +158,7 @@ def _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, pr
         v[i] = v_new
         syn_e[i] = ge * decay_e
         syn_i[i] = gi * decay_i
-        spiked[i] = active and v_new > thr[i]
+        spiked[i] = active & (v_new > thr[i])
 
 
 @njit(**JIT)
@@ -194,7 +194,7 @@ def _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike
         v[i] = v_new
         syn_e[i] = ie * decay_e
         syn_i[i] = ii * decay_i
-        spiked[i] = active and v_new > thr[i]
+        spiked[i] = active & (v_new > thr[i])
 
 
 @njit(**JIT)
@@ -213,7 +213,7 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     uniform : bool, every column of prm (and refractory_steps) is the same
     drive : float array (n_neurons,)
         Stimulation current into each membrane this step (A); read only if use_drive.
-    spiked : bool array (n_neurons,), scratch
+    spiked : bool array (n_neurons rounded up to a multiple of 8,), scratch, zero padded
     spike_list : int64 array (n_neurons,), output: the spiking neurons, ascending
 
     Returns
@@ -230,11 +230,16 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
         _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
                   refractory_steps, prm, decay_e, decay_i, reversal_e, reversal_i, drive,
                   spiked)
+    # gather: spikes are rare, so skip eight flags at a time (spiked is padded to a
+    # multiple of 8 with zeros, see run_chunk)
+    words = spiked.view(np.uint64)
     count = 0
-    for i in range(v.shape[0]):
-        if spiked[i]:
-            spike_list[count] = i
-            count += 1
+    for w in range(words.shape[0]):
+        if words[w] != 0:
+            for i in range(8 * w, 8 * w + 8):
+                if spiked[i]:
+                    spike_list[count] = i
+                    count += 1
     return count
 
 
@@ -321,7 +326,8 @@ def run_chunk(
     n_slots = queue_group.shape[0]
     n_stim = stim.shape[1]
     drive = np.zeros_like(v)
-    spiked = np.zeros(n, dtype=np.bool_)
+    spiked_padded = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
+    spiked = spiked_padded[:n]
     spike_list = np.zeros(n, dtype=np.int64)
     reset = prm[ROW_RESET]
     adapt_increment = prm[ROW_ADAPT_INCREMENT]
@@ -346,7 +352,7 @@ def run_chunk(
         count = update_neurons(
             model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
             refractory_steps, prm, uniform, drive, have_drive, decay_e, decay_i, reversal_e,
-            reversal_i, spiked, spike_list,
+            reversal_i, spiked_padded, spike_list,
         )
         # push this step's spikes into the queue
         for c in range(count):
