@@ -64,13 +64,13 @@ def _optional_int(name: str, value, *, low: int, high: int | None, allowed: str)
     return value
 
 
-def _as_positions(name: str, value, n: int | None = None) -> np.ndarray:
+def _as_positions(name: str, value) -> np.ndarray:
     """(n, 2) or (n, 3) finite reals -> new float64 array (n, 3), z = 0 for 2D input."""
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real array of shape (n, 2) or (n, 3) in metres") from exc
-    if array.ndim != 2 or array.shape[1] not in (2, 3) or (n is None and array.shape[0] < 1):
+    if array.ndim != 2 or array.shape[1] not in (2, 3) or array.shape[0] < 1:
         raise ValueError(
             f"{name} must have shape (n, 2) or (n, 3) with n >= 1 (metres), got shape {array.shape}"
         )
@@ -79,6 +79,7 @@ def _as_positions(name: str, value, n: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be finite; rows {bad[:10].tolist()} are not")
     if array.shape[1] == 2:
         array = np.column_stack([array, np.zeros(array.shape[0])])
+    array += 0.0  # -0.0 -> +0.0, so equal arrays hash alike
     return array
 
 
@@ -735,8 +736,8 @@ class ElectrodeArray:
         Examples
         --------
         >>> g = ElectrodeArray.grid(1, 2, 100e-6)
-        >>> g.distances_to([[0.0, 0.0, 30e-6]]).round(9).tolist()
-        [[5.8e-05, 5.8e-05]]
+        >>> (g.distances_to([[0.0, 0.0, 30e-6]]) * 1e6).round(2).tolist()  # um
+        [[58.31, 58.31]]
         """
         pts = np.asarray(points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] not in (2, 3):

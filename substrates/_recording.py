@@ -92,7 +92,7 @@ def _finite_float(name, value, *, ndim=None, shape=None):
 
 def _int_array(name, value, *, ndim=1):
     arr = np.asarray(value)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):  # [] is float
         raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
@@ -178,7 +178,9 @@ def _check_hidden_state(hidden_state, hidden_sampling_rate):
     if "spike_times" in out:
         t, n = out["spike_times"], out["spike_neurons"]
         if t.ndim != 1 or t.dtype.kind != "f":
-            raise ValueError(f"hidden_state['spike_times'] must be a 1-D float array in s, got {t.dtype} {t.shape}")
+            raise ValueError(
+                f"hidden_state['spike_times'] must be a 1-D float array in s, got {t.dtype} {t.shape}"
+            )
         if n.ndim != 1 or n.dtype.kind not in "iu" or n.shape != t.shape:
             raise ValueError(
                 f"hidden_state['spike_neurons'] must be a 1-D integer array of shape {t.shape}, "
@@ -703,8 +705,16 @@ class Recording:
     def to_nwb(self, path):
         """Write the recording as an NWB 2 file (HDF5, through pynwb).
 
-        Layout
-        ------
+        Written to a temporary file and renamed onto ``path``, like :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Notes
+        -----
+        Layout of the file:
+
         - ``general/devices/electrode_array`` and one ElectrodeGroup ``array``.
         - ``general/extracellular_ephys/electrodes``: one row per channel, in channel
           order, with ids = ``channel_electrodes``; ``x, y, z`` and ``rel_x, rel_y,
@@ -727,12 +737,6 @@ class Recording:
           first 32 hex digits of :meth:`content_hash`; ``session_start_time`` is
           ``metadata["session_start_time"]`` (ISO 8601 with a time zone) if present,
           else the time of export (UTC).
-
-        Written to a temporary file and renamed onto ``path``, like :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
         """
         nwbfile = self._build_nwb()
         from pynwb import NWBHDF5IO
@@ -772,11 +776,19 @@ class Recording:
             source_script=f"jewelhead {self.metadata.get('jewelhead_version', 'unknown')}",
             source_script_file_name="substrates/_recording.py",
         )
-        device = nwbfile.create_device(
-            name="electrode_array",
-            description="simulated electrode array (jewelhead)",
-            manufacturer="jewelhead (simulation)",
-        )
+        if hasattr(nwbfile, "create_device_model"):  # NWB >= 2.9 keeps the maker on a model
+            model = nwbfile.create_device_model(
+                name="jewelhead_electrode_array", manufacturer="jewelhead (simulation)",
+                description="simulated electrode array",
+            )
+            device = nwbfile.create_device(
+                name="electrode_array", description="simulated electrode array (jewelhead)", model=model,
+            )
+        else:  # pragma: no cover - older pynwb
+            device = nwbfile.create_device(
+                name="electrode_array", description="simulated electrode array (jewelhead)",
+                manufacturer="jewelhead (simulation)",
+            )
         location = "simulated substrate; electrode positions x, y, z in micrometres, array frame"
         group = nwbfile.create_electrode_group(
             name="array", description="all recording channels of the electrode array",

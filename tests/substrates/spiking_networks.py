@@ -42,14 +42,17 @@ def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, rando
 
 
 def noisy_network(n_neurons=1000, random_state=2, **kwargs):
-    """A culture below threshold driven by background Poisson input, with delays."""
+    """A culture below threshold driven by background Poisson input, with delays.
+
+    Fluctuation driven at about 12 Hz per neuron (1,000 neurons), as cultures fire.
+    """
     return SpikingNetwork(
         n_neurons,
         dt=1e-4,
         neuron=LIFParameters(resting_potential=-65e-3, refractory_period=2e-3),
-        synapses=SynapseParameters(excitatory_weight=60e-12, inhibitory_weight=-240e-12),
+        synapses=SynapseParameters(excitatory_weight=100e-12, inhibitory_weight=-400e-12),
         connectivity=ConnectivityParameters(connection_probability=0.2, connection_length=150e-6),
-        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=120e-12),
+        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=17e-12),
         random_state=random_state,
         **kwargs,
     )
