@@ -1,7 +1,7 @@
 """Stimulate an organoid on a 60-electrode MEA and look at what the electrodes see.
 
-Builds a 1,000-neuron organoid (LIF, distance-dependent wiring, short-term depression,
-background drive), delivers charge-balanced biphasic pulses on one electrode, and
+Builds the demo's 3,000-neuron organoid (LIF, distance-dependent wiring, short-term
+depression, background drive), delivers charge-balanced biphasic pulses on one electrode, and
 compares the firing of neurons near that electrode before and after each pulse, using
 the ground truth only a simulation has. Writes the recording to the output directory.
 
@@ -17,8 +17,10 @@ import numpy as np
 from substrates import ElectrodeArray, Recording, Stimulus
 from substrates.spiking import (
     BackgroundParameters,
+    ConnectivityParameters,
     ShortTermDepressionParameters,
     SpikingNetwork,
+    SynapseParameters,
     TissueParameters,
 )
 
@@ -28,14 +30,17 @@ def main(out_dir):
     out.mkdir(parents=True, exist_ok=True)
     array = ElectrodeArray.mea60()
     net = SpikingNetwork(
-        1000,
+        3000,
         electrodes=array,
         tissue=TissueParameters(shape="organoid", size=2e-3),
-        depression=ShortTermDepressionParameters(enabled=True),
-        background=BackgroundParameters(n_inputs=100, rate=10.0, weight=150e-12),
+        synapses=SynapseParameters(excitatory_weight=150e-12, inhibitory_weight=-600e-12),
+        connectivity=ConnectivityParameters(connection_probability=0.5, connection_length=200e-6),
+        depression=ShortTermDepressionParameters(enabled=True, use=0.5),
+        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=15e-12),
         random_state=0,
     )
-    electrode = 27
+    # the stimulating electrode that reaches the most neurons
+    electrode = int(np.argmax((net.stimulation_coupling < -1e-3).sum(axis=0)))
     rate = 4.0
     stim = Stimulus.biphasic(array.n_stimulating, 2.0, net.dt, rate=rate, amplitude=20e-6,
                              phase_width=200e-6, channels=[electrode])

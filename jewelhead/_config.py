@@ -32,32 +32,33 @@ layout = "mea60"
 
 [substrate]
 type = "spiking"
-n_neurons = 1000
+n_neurons = 3000
 dt = 1e-4
 
 [substrate.tissue]
 shape = "organoid"
-size = 2.0e-3           # m, diameter
+size = 2.0e-3           # m, diameter of the dome on the array
 
 [substrate.synapses]
-excitatory_weight = 120e-12
-inhibitory_weight = -480e-12
+excitatory_weight = 150e-12     # A, current jump of a rested synapse
+inhibitory_weight = -600e-12
 
 [substrate.connectivity]
 connection_probability = 0.5
-connection_length = 200e-6
+connection_length = 200e-6      # m
 
-[substrate.depression]
+[substrate.depression]          # synapses run down in a burst: network bursts
 enabled = true
+use = 0.5
 
-[substrate.background]
-n_inputs = 100
+[substrate.background]          # 200 Poisson inputs per neuron at 10 Hz
+n_inputs = 200
 rate = 10.0
-weight = 150e-12
+weight = 15e-12
 
 [stimulus]
 kind = "biphasic"
-channels = [27, 32]
+channels = [25, 34]     # the two electrodes nearest the centre
 rate = 2.0              # pulses per second
 amplitude = 20e-6       # A
 phase_width = 200e-6    # s

@@ -262,12 +262,14 @@ class SpikingNetwork:
             xy = rng.uniform(-half, half, size=(n, 2))
             z = rng.uniform(self.tissue.soma_height_min, self.tissue.soma_height_max, size=n)
             return np.column_stack([xy, z])
-        # uniform in a ball: direction from a Gaussian, radius from the cube-root law
+        # uniform in a dome (upper half ball): direction from a Gaussian folded upwards,
+        # radius from the cube-root law
         direction = rng.standard_normal((n, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        direction[:, 2] = np.abs(direction[:, 2])
         radius = half * rng.uniform(0.0, 1.0, size=n) ** (1.0 / 3.0)
-        centre = np.array([0.0, 0.0, half + self.tissue.soma_height_min])
-        return centre + direction * radius[:, None]
+        base = np.array([0.0, 0.0, self.tissue.soma_height_min])
+        return base + direction * radius[:, None]
 
     def _build_neuron_table(self, rng):
         n = self.n_neurons
@@ -403,11 +405,17 @@ class SpikingNetwork:
     def _build_electrode_coupling(self):
         array = self.electrodes
         ex = self.extracellular
-        # recording: point-source trough amplitude of each neuron on each channel
+        # recording: trough amplitude of each neuron on each channel, a current dipole
+        # (sink at the soma, return source straight above it)
         rec_pos = array.positions[array.recording_electrodes]
-        dist = np.linalg.norm(self.positions[:, None, :] - rec_pos[None, :, :], axis=2)
-        dist = np.maximum(dist, ex.minimum_distance)
-        self._recording_gain = ex.spike_current / (4.0 * np.pi * ex.conductivity * dist)
+        source = self.positions + np.array([0.0, 0.0, ex.return_current_distance])
+        r_sink = np.linalg.norm(self.positions[:, None, :] - rec_pos[None, :, :], axis=2)
+        r_source = np.linalg.norm(source[:, None, :] - rec_pos[None, :, :], axis=2)
+        r_sink = np.maximum(r_sink, ex.minimum_distance)
+        r_source = np.maximum(r_source, ex.minimum_distance)
+        self._recording_gain = ex.spike_current / (4.0 * np.pi * ex.conductivity) * (
+            1.0 / r_sink - 1.0 / r_source
+        )
         # stimulation: CSR by stimulating electrode of (neuron, gain)
         stim_pos = array.positions[array.stimulating_electrodes]
         ptr, neurons, gains = [0], [], []
@@ -505,7 +513,8 @@ class SpikingNetwork:
     def recording_gain(self) -> np.ndarray:
         """Extracellular spike trough amplitude of each neuron on each channel (V).
 
-        Shape (n_neurons, n_recording); the point-source law I / (4 pi sigma r).
+        Shape (n_neurons, n_recording); a current dipole,
+        I / (4 pi sigma) (1/r_sink - 1/r_source) (see ExtracellularParameters).
         """
         return self._recording_gain.copy()
 
@@ -624,7 +633,8 @@ class SpikingNetwork:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=n_steps * self.dt, unit="s", desc="simulating", leave=False)
+            bar = tqdm(total=int(round(n_steps * self.dt * 1e3)), unit="ms",
+                       desc="simulating (biological time)", leave=False)
         done = 0
         step = st.step
         while done < n_steps:
@@ -664,7 +674,8 @@ class SpikingNetwork:
             done += m
             st = st._replace(step=step)
             if bar is not None:
-                bar.update(m * self.dt)
+                bar.n = int(round(done * self.dt * 1e3))
+                bar.refresh()
         if bar is not None:
             bar.close()
         self._state = st

@@ -385,8 +385,9 @@ class TissueParameters(_Record):
 
     ``shape="culture"``: a 2D monolayer filling a square of side ``size``, somata at
     heights in [``soma_height_min``, ``soma_height_max``] above the electrodes.
-    ``shape="organoid"``: a sphere of diameter ``size`` resting on the array (centre at
-    height size/2), neurons uniform in its volume.
+    ``shape="organoid"``: an organoid attached to the array, flattened into a dome (a
+    hemisphere of diameter ``size`` whose flat face lies on the electrodes, from
+    ``soma_height_min`` up), neurons uniform in its volume.
 
     Attributes
     ----------
@@ -410,10 +411,14 @@ class TissueParameters(_Record):
 class ExtracellularParameters(_Record):
     """How electrodes see and touch the neurons.
 
-    Recording: every spike is a stereotyped extracellular waveform whose trough is a
-    point-source potential ``spike_current / (4 pi conductivity r)``, r clipped below at
-    ``minimum_distance``; spikes are detected on the noisy, digitised traces at
-    ``detection_threshold`` robust standard deviations.
+    Recording: every spike is a stereotyped extracellular waveform whose trough is the
+    potential of a current dipole: a sink of ``spike_current`` at the soma and the equal
+    return source ``return_current_distance`` above it (towards the apical dendrite),
+    ``I / (4 pi conductivity) (1/r_sink - 1/r_source)``, distances clipped below at
+    ``minimum_distance``. Near a soma this is the point-source 1/r law; far away it falls
+    as 1/r^2, as the field of a neuron whose membrane currents sum to zero must.
+    Spikes are detected on the noisy, digitised traces at ``detection_threshold``
+    robust standard deviations.
     Stimulation: a fraction ``stimulation_efficiency * exp(-d / stimulation_length)`` of
     an electrode's current enters the membrane of a neuron at distance d (cathodic,
     i.e. negative, electrode current depolarises); voltage-controlled stimuli are turned
@@ -422,6 +427,7 @@ class ExtracellularParameters(_Record):
     Attributes
     ----------
     spike_current : A (> 0); conductivity : S/m (> 0); minimum_distance : m (> 0);
+    return_current_distance : m (> 0);
     detection_threshold : (> 0); stimulation_efficiency : (>= 0);
     stimulation_length : m (> 0); electrode_impedance : Ohm (> 0)
     """
@@ -429,15 +435,17 @@ class ExtracellularParameters(_Record):
     spike_current: float = 20e-9
     conductivity: float = 0.3
     minimum_distance: float = 10e-6
+    return_current_distance: float = 50e-6
     detection_threshold: float = 5.0
-    stimulation_efficiency: float = 0.02
-    stimulation_length: float = 50e-6
+    stimulation_efficiency: float = 0.005
+    stimulation_length: float = 100e-6
     electrode_impedance: float = 100e3
 
     def __post_init__(self):
         _check("spike_current", self.spike_current, 0.0, low_open=True)
         _check("conductivity", self.conductivity, 0.0, low_open=True)
         _check("minimum_distance", self.minimum_distance, 0.0, low_open=True)
+        _check("return_current_distance", self.return_current_distance, 0.0, low_open=True)
         _check("detection_threshold", self.detection_threshold, 0.0, low_open=True)
         _check("stimulation_efficiency", self.stimulation_efficiency, 0.0)
         _check("stimulation_length", self.stimulation_length, 0.0, low_open=True)

@@ -8,7 +8,7 @@ import pytest
 from jewelhead import DEMO_CONFIG, load_config, main, simulate
 from substrates import Recording
 
-SHORT = DEMO_CONFIG.replace("duration = 2.0", "duration = 0.3").replace("n_neurons = 1000", "n_neurons = 300")
+SHORT = DEMO_CONFIG.replace("duration = 2.0", "duration = 0.3").replace("n_neurons = 3000", "n_neurons = 300")
 
 
 def test_simulate_writes_recording_pictures_and_summary(tmp_path):
@@ -42,7 +42,7 @@ def test_same_config_same_bits(tmp_path):
         (("n_neurons = 300", "n_neurons = 300\nneurons = 5"), "neurons"),
         (("hidden = true", "hidden = true\nvoltages = true"), "voltages"),
         (("layout = \"mea60\"", "layout = \"mea61\""), "layout"),
-        (("size = 2.0e-3           # m, diameter", "size = 0.5e-3"), "outside the tissue"),
+        (("size = 2.0e-3 ", "size = 0.5e-3 "), "outside the tissue"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, edit, fragment, capsys):
