@@ -180,7 +180,7 @@ def _build(b2, network, clock_dt, K):
     group.ii = state.inhibitory_synaptic * getattr(b2, syn_unit)
     if model != K.LIF:
         group.adapt = state.adaptation * b2.amp
-    never = state.last_spike_step < -(2**39)
+    never = state.last_spike_step <= -(2**29)
     group.lastspike = np.where(never, -1e4, state.last_spike_step * network.dt) * b2.second
     objects = [group]
     table_syn = network.synapse_table

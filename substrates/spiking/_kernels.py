@@ -78,14 +78,14 @@ def binomial_inverse(u, n, p0, ratio):
 
 
 @njit(**JIT)
-def _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e, decay_i,
-                 drive, use_drive, uniform, spiked):
+def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked):
     """Current-based LIF: the exact propagator for drive held constant over the step.
 
     Written term for term as Brian2's 'exact' integrator emits it, so that the
     reference matches bit for bit; without drive the ``+ 0.0`` terms are dropped, which
     leaves every rounding unchanged. Branch-free so that the loop vectorises; with
     ``uniform`` (every neuron has the same parameters) the parameters are read once.
+    Refractory neurons are updated too and put back afterwards (see update_neurons).
     """
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
@@ -100,12 +100,10 @@ def _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay
                 (((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + r_drive) + decay_m[i] * v[i])
                 + decay_m[i] * (-el[i] - r_drive)
             )
-            active = (step - last_spike[i]) >= refractory_steps[i]
-            v_new = v_new if active else v[i]
             v[i] = v_new
             syn_e[i] *= decay_e
             syn_i[i] *= decay_i
-            spiked[i] = active & (v_new > thr[i])
+            spiked[i] = v_new > thr[i]
     elif uniform:
         # the same arithmetic with every parameter shared: scalars in registers
         el0 = el[0]
@@ -113,34 +111,28 @@ def _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay
         dm0 = decay_m[0]
         ce0 = c_e[0]
         ci0 = c_i[0]
-        ref0 = refractory_steps[0]
         rest_term = dm0 * (-el0)
         for i in range(v.shape[0]):
-            vi = v[i]
-            v_new = el0 + (((ce0 * syn_e[i] + ci0 * syn_i[i]) + dm0 * vi) + rest_term)
-            active = (step - last_spike[i]) >= ref0
-            v_new = v_new if active else vi
+            v_new = el0 + (((ce0 * syn_e[i] + ci0 * syn_i[i]) + dm0 * v[i]) + rest_term)
             v[i] = v_new
             syn_e[i] *= decay_e
             syn_i[i] *= decay_i
-            spiked[i] = active & (v_new > thr0)
+            spiked[i] = v_new > thr0
     else:
         for i in range(v.shape[0]):
             v_new = el[i] + (
                 ((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + decay_m[i] * v[i])
                 + decay_m[i] * (-el[i])
             )
-            active = (step - last_spike[i]) >= refractory_steps[i]
-            v_new = v_new if active else v[i]
             v[i] = v_new
             syn_e[i] *= decay_e
             syn_i[i] *= decay_i
-            spiked[i] = active & (v_new > thr[i])
+            spiked[i] = v_new > thr[i]
 
 
 @njit(**JIT)
-def _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e,
-                     decay_i, reversal_e, reversal_i, drive, spiked):
+def _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, reversal_i,
+                     drive, spiked):
     """Conductance-based LIF: exponential Euler (exact for conductances frozen over dt)."""
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
@@ -153,17 +145,15 @@ def _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, pr
         g_total = g_leak + ge + gi
         v_inf = (g_leak * el[i] + ge * reversal_e + gi * reversal_i + drive[i]) / g_total
         v_new = v_inf + (v[i] - v_inf) * np.exp(-dt * g_total / cap[i])
-        active = (step - last_spike[i]) >= refractory_steps[i]
-        v_new = v_new if active else v[i]
         v[i] = v_new
         syn_e[i] = ge * decay_e
         syn_i[i] = gi * decay_i
-        spiked[i] = active & (v_new > thr[i])
+        spiked[i] = v_new > thr[i]
 
 
 @njit(**JIT)
-def _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-              refractory_steps, prm, decay_e, decay_i, reversal_e, reversal_i, drive, spiked):
+def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
+              reversal_e, reversal_i, drive, spiked):
     """AdEx or Izhikevich membrane with an adaptation current: forward Euler."""
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
@@ -189,28 +179,35 @@ def _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike
         w = adapt[i]
         v_new = vi + dt * (i_ion - w + i_syn + drive[i]) / cap[i]
         adapt[i] = w + dt * a_rate[i] * (a_cond[i] * (vi - el[i]) - w)
-        active = (step - last_spike[i]) >= refractory_steps[i]
-        v_new = v_new if active else vi
         v[i] = v_new
         syn_e[i] = ie * decay_e
         syn_i[i] = ii * decay_i
-        spiked[i] = active & (v_new > thr[i])
+        spiked[i] = v_new > thr[i]
 
 
 @njit(**JIT)
 def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-                   refractory_steps, prm, uniform, drive, use_drive, decay_e, decay_i,
-                   reversal_e, reversal_i, spiked, spike_list):
+                   refractory_steps, refractory, refractory_v, prm, uniform, drive,
+                   use_drive, decay_e, decay_i, reversal_e, reversal_i, spiked, spike_list):
     """Advance every neuron by one step; list those that crossed threshold.
+
+    Every neuron is integrated by one branch-free (vectorised) loop; the few neurons
+    still refractory (Brian2's rule: ``step - last_spike < refractory_steps``) then get
+    their membrane potential back and cannot spike, which is the same arithmetic as
+    skipping them, bit for bit.
 
     Parameters
     ----------
-    v, syn_e, syn_i, adapt : float64 arrays (n_neurons,), updated in place
+    v, syn_e, syn_i, adapt : float arrays (n_neurons,), updated in place
         Membrane potential (V), excitatory and inhibitory synaptic variables (A for
         current synapses, S for conductance synapses), adaptation current (A).
-    last_spike, refractory_steps : int64 arrays (n_neurons,)
+    last_spike : int32 array (n_neurons,); refractory_steps : int (same for all)
+    refractory : int64 array (n_neurons + 2,)
+        The neurons that may still be refractory, oldest spike first, as a ring buffer:
+        ``refractory[-2]`` is the head position and ``refractory[-1]`` the length.
+    refractory_v : float array (n_neurons,), scratch
     prm : float array (N_ROWS, n_neurons), of the state's precision
-    uniform : bool, every column of prm (and refractory_steps) is the same
+    uniform : bool, every column of prm is the same
     drive : float array (n_neurons,)
         Stimulation current into each membrane this step (A); read only if use_drive.
     spiked : bool array (n_neurons rounded up to a multiple of 8,), scratch, zero padded
@@ -220,16 +217,39 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     -------
     int : the number of spikes (the filled length of ``spike_list``).
     """
+    n = v.shape[0]
+    # neurons whose refractory period is over leave the front of the ring
+    head = refractory[n]
+    length = refractory[n + 1]
+    while length > 0 and step - last_spike[refractory[head]] >= refractory_steps:
+        head += 1
+        if head == n:
+            head = 0
+        length -= 1
+    refractory[n] = head
+    refractory[n + 1] = length
+    # the ring as at most two contiguous runs (no modulo in the loops)
+    first_run = min(length, n - head)
+    for k in range(first_run):
+        refractory_v[k] = v[refractory[head + k]]
+    for k in range(first_run, length):
+        refractory_v[k] = v[refractory[k - first_run]]
     if model == LIF and synapse_model == CURRENT:
-        _lif_current(step, v, syn_e, syn_i, last_spike, refractory_steps, prm, decay_e,
-                     decay_i, drive, use_drive, uniform, spiked)
+        _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked)
     elif model == LIF:
-        _lif_conductance(dt, step, v, syn_e, syn_i, last_spike, refractory_steps, prm,
-                         decay_e, decay_i, reversal_e, reversal_i, drive, spiked)
+        _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, reversal_i,
+                         drive, spiked)
     else:
-        _adaptive(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-                  refractory_steps, prm, decay_e, decay_i, reversal_e, reversal_i, drive,
-                  spiked)
+        _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
+                  reversal_e, reversal_i, drive, spiked)
+    for k in range(first_run):
+        i = refractory[head + k]
+        v[i] = refractory_v[k]
+        spiked[i] = False
+    for k in range(first_run, length):
+        i = refractory[k - first_run]
+        v[i] = refractory_v[k]
+        spiked[i] = False
     # gather: spikes are rare, so skip eight flags at a time (spiked is padded to a
     # multiple of 8 with zeros, see run_chunk)
     words = spiked.view(np.uint64)
@@ -241,6 +261,21 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
                     spike_list[count] = i
                     count += 1
     return count
+
+
+@njit(**JIT)
+def refractory_ring(last_spike, step, refractory_steps):
+    """The ring buffer of update_neurons for a state: neurons in their refractory
+    period at ``step``, oldest spike first (ties by index)."""
+    n = last_spike.shape[0]
+    ring = np.zeros(n + 2, dtype=np.int64)
+    candidates = np.flatnonzero(step - last_spike.astype(np.int64) < refractory_steps)
+    order = np.argsort(last_spike[candidates], kind="mergesort")
+    for k in range(candidates.shape[0]):
+        ring[k] = candidates[order[k]]
+    ring[n] = 0
+    ring[n + 1] = candidates.shape[0]
+    return ring
 
 
 @njit(**JIT)
@@ -270,6 +305,7 @@ def run_chunk(
     prm,
     uniform,
     refractory_steps,
+    refractory,
     group_excitatory,
     decay_e,
     decay_i,
@@ -326,8 +362,8 @@ def run_chunk(
     n_slots = queue_group.shape[0]
     n_stim = stim.shape[1]
     drive = np.zeros_like(v)
-    spiked_padded = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
-    spiked = spiked_padded[:n]
+    spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
+    refractory_v = np.zeros_like(v)
     spike_list = np.zeros(n, dtype=np.int64)
     reset = prm[ROW_RESET]
     adapt_increment = prm[ROW_ADAPT_INCREMENT]
@@ -335,7 +371,7 @@ def run_chunk(
     rec_row = 0
     have_drive = False
     for s in range(n_steps):
-        step = first_step + s
+        step = np.int32(first_step + s)  # int32 like last_spike, so the refractory test vectorises with float32 state
         if record_stride > 0 and step % record_stride == 0:
             v_record[rec_row, :] = v  # v(step * dt), before this step's update
             rec_row += 1
@@ -351,8 +387,8 @@ def run_chunk(
                     drive[stim_neuron[k]] += stim_gain[k] * current
         count = update_neurons(
             model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-            refractory_steps, prm, uniform, drive, have_drive, decay_e, decay_i, reversal_e,
-            reversal_i, spiked_padded, spike_list,
+            refractory_steps, refractory, refractory_v, prm, uniform, drive, have_drive,
+            decay_e, decay_i, reversal_e, reversal_i, spiked, spike_list,
         )
         # push this step's spikes into the queue
         for c in range(count):
@@ -425,6 +461,12 @@ def run_chunk(
             v[i] = reset[i]
             adapt[i] += adapt_increment[i]
             last_spike[i] = step
+            if refractory_steps > 0:
+                tail = refractory[n] + refractory[n + 1]
+                if tail >= n:
+                    tail -= n
+                refractory[tail] = i
+                refractory[n + 1] += 1
             spike_step[n_spikes] = step
             spike_neuron[n_spikes] = i
             n_spikes += 1

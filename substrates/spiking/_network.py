@@ -28,7 +28,8 @@ from substrates.spiking._parameters import (
 
 __all__ = ["NetworkState", "SpikingNetwork", "SynapseTable"]
 
-_NEVER = -(2**40)  # "last spike" step of a neuron that has not spiked
+_NEVER = -(2**30)  # "last spike" step of a neuron that has not spiked
+_MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
 _SPIKE_BUFFER = 4_000_000  # spike slots per chunk: bounds a chunk's length
 
@@ -37,7 +38,7 @@ class NetworkState(NamedTuple):
     """Dynamic state of a :class:`SpikingNetwork` (all arrays of shape (n_neurons,)).
 
     membrane_potential (V), excitatory_synaptic and inhibitory_synaptic (A or S),
-    adaptation (A), last_spike_step (int64), depression_resource (fraction in [0, 1]),
+    adaptation (A), last_spike_step (int32), depression_resource (fraction in [0, 1]),
     step (int, steps simulated since the last reset).
     """
 
@@ -332,7 +333,7 @@ class SpikingNetwork:
                 ) / ((0.0 - tau_m) + tau_i)
         refractory = nrn.refractory_period
         # Brian2's timestep(): int((t + 1e-3 dt) / dt)
-        self._refractory_steps = np.full(n, int((refractory + 1e-3 * dt) / dt), dtype=np.int64)
+        self._refractory_steps = int((refractory + 1e-3 * dt) / dt)
         self._uniform = bool(np.all(prm == prm[:, :1]))
         self._prm = prm.astype(self._dtype)
 
@@ -374,7 +375,7 @@ class SpikingNetwork:
     def _set_synapses(self, source, target, weight, delay_steps, plastic):
         n = self.n_neurons
         self._syn_source = source
-        self._targets = target
+        self._targets = target.astype(np.uint32)  # unsigned 32-bit CSR column indices
         self._weights0 = weight.astype(self._dtype)
         self._delay_steps = delay_steps
         self._plastic = plastic
@@ -452,7 +453,7 @@ class SpikingNetwork:
             excitatory_synaptic=np.zeros(n, self._dtype),
             inhibitory_synaptic=np.zeros(n, self._dtype),
             adaptation=np.zeros(n, self._dtype),
-            last_spike_step=np.full(n, _NEVER, dtype=np.int64),
+            last_spike_step=np.full(n, _NEVER, dtype=np.int32),
             depression_resource=np.ones(n),
             step=0,
         )
@@ -480,7 +481,7 @@ class SpikingNetwork:
         n = self.n_neurons
         arrays = []
         for name, value in zip(NetworkState._fields[:-1], state[:-1]):
-            a = np.array(value, dtype=np.int64 if name == "last_spike_step" else self._dtype)
+            a = np.array(value, dtype=np.int32 if name == "last_spike_step" else self._dtype)
             if a.shape != (n,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"state.{name} must be a finite array of shape ({n},), got shape {a.shape}")
             arrays.append(a)
@@ -494,7 +495,7 @@ class SpikingNetwork:
     @property
     def synapse_table(self) -> SynapseTable:
         """All synapses with their current weights (copies)."""
-        return SynapseTable(self._syn_source.copy(), self._targets.copy(), self._weights.copy(),
+        return SynapseTable(self._syn_source.copy(), self._targets.astype(np.int64), self._weights.copy(),
                             self._delay_steps.copy(), self._plastic.copy())
 
     @property
@@ -537,7 +538,7 @@ class SpikingNetwork:
             "reset": p[K.ROW_RESET].copy(),
             "membrane_capacitance": p[K.ROW_CAPACITANCE].copy(),
             "membrane_resistance": p[K.ROW_RESISTANCE].copy(),
-            "refractory_steps": self._refractory_steps.copy(),
+            "refractory_steps": np.full(self.n_neurons, self._refractory_steps),
         }
 
     # ------------------------------------------------------------------ run
@@ -616,6 +617,11 @@ class SpikingNetwork:
     def _simulate(self, stim, n_steps, stride, progress):
         st = self._state
         n = self.n_neurons
+        if st.step + n_steps >= _MAX_STEPS:
+            raise ValueError(
+                f"a network runs at most {_MAX_STEPS} steps ({_MAX_STEPS * self.dt:.0f} s at "
+                f"dt = {self.dt} s) between resets; call reset() or run shorter"
+            )
         chunk = max(1, min(n_steps, _SPIKE_BUFFER // n))
         spike_step = np.empty(chunk * n, dtype=np.int64)
         spike_neuron = np.empty(chunk * n, dtype=np.int64)
@@ -637,6 +643,7 @@ class SpikingNetwork:
                        desc="simulating (biological time)", leave=False)
         done = 0
         step = st.step
+        refractory = K.refractory_ring(st.last_spike_step, step, self._refractory_steps)
         while done < n_steps:
             m = min(chunk, n_steps - done)
             if stride:
@@ -652,7 +659,8 @@ class SpikingNetwork:
                 self._weights, self._stdp_pre_trace, self._stdp_pre_last,
                 self._stdp_post_trace, self._stdp_post_last,
                 self._queue_group, self._queue_scale, self._queue_len,
-                self._prm, self._uniform, self._refractory_steps, self._group_excitatory,
+                self._prm, self._uniform, self._refractory_steps, refractory,
+                self._group_excitatory,
                 self._decay_e, self._decay_i,
                 self._dtype.type(self.synapses.excitatory_reversal),
                 self._dtype.type(self.synapses.inhibitory_reversal),
