@@ -20,7 +20,6 @@ import numbers
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from substrates._random import check_random_state
 
@@ -745,6 +744,8 @@ class ElectrodeArray:
         if pts.shape[0] == 0:
             return np.zeros((0, self.n_electrodes))
         pts = _as_positions("points", pts)
+        from scipy.spatial.distance import cdist  # imported here: scipy.spatial is slow to load
+
         return cdist(pts, self.positions)
 
     # ------------------------------------------------------------------ value semantics

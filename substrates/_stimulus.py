@@ -16,7 +16,6 @@ import math
 import numbers
 
 import numpy as np
-from scipy import signal as _signal
 
 from substrates._random import check_random_state
 
@@ -743,6 +742,7 @@ class Stimulus:
         if bandwidth is None:
             noise = rng.standard_normal((n_samples, cols.size))
         else:
+            from scipy import signal as _signal  # imported here: scipy.signal costs ~1 s
             sos = _signal.butter(_BUTTER_ORDER, bandwidth, fs=1.0 / dt, output="sos")
             # the slowest pole decays as exp(-2 pi fc sin(pi / 8) t) ~ exp(-2.4 fc t):
             # 10 / fc of lead-in each side leaves transients below 1e-10
@@ -866,6 +866,7 @@ class Stimulus:
                     f"for method={method!r}, got {f:g}"
                 )
         times = np.arange(n_samples) * dt
+        from scipy import signal as _signal  # imported here: scipy.signal costs ~1 s
         wave = amplitude * _signal.chirp(
             times, f0=float(f0), t1=n_samples * dt, f1=float(f1), method=method,
             phi=math.degrees(phase),
@@ -1122,5 +1123,6 @@ def _filtfilt_variance_gain(sos: np.ndarray, normalized_cutoff: float) -> float:
     cutoff), where the integrand is smooth.
     """
     n_points = max(4096, 64 * math.ceil(0.5 / normalized_cutoff))
+    from scipy import signal as _signal  # imported here: scipy.signal costs ~1 s
     _, response = _signal.sosfreqz(sos, worN=n_points)
     return float(np.mean(np.abs(response) ** 4))

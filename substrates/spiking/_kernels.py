@@ -315,6 +315,8 @@ def run_chunk(
     source_group_ptr,
     group_start,
     group_delay,
+    group_weight,
+    group_weight_uniform,
     targets,
     plastic,
     post_ptr,
@@ -413,11 +415,25 @@ def run_chunk(
         for q in range(queue_len[slot]):
             g = queue_group[slot, q]
             scale = queue_scale[slot, q]
-            post = syn_e if group_excitatory[g] else syn_i
             if not stdp_on:
-                for k in range(group_start[g], group_start[g + 1]):
-                    post[targets[k]] += weights[k] * scale
+                # the common case, kept lean: one weight per group when all are equal
+                # (the same product weights[k] * scale, so the same bits)
+                if group_weight_uniform:
+                    w = group_weight[g] * scale
+                    if group_excitatory[g]:
+                        for k in range(group_start[g], group_start[g + 1]):
+                            syn_e[targets[k]] += w
+                    else:
+                        for k in range(group_start[g], group_start[g + 1]):
+                            syn_i[targets[k]] += w
+                elif group_excitatory[g]:
+                    for k in range(group_start[g], group_start[g + 1]):
+                        syn_e[targets[k]] += weights[k] * scale
+                else:
+                    for k in range(group_start[g], group_start[g + 1]):
+                        syn_i[targets[k]] += weights[k] * scale
                 continue
+            post = syn_e if group_excitatory[g] else syn_i
             for k in range(group_start[g], group_start[g + 1]):
                 t = targets[k]
                 post[t] += weights[k] * scale

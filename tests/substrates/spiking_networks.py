@@ -41,7 +41,7 @@ def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, rando
     )
 
 
-def noisy_network(n_neurons=1000, random_state=2, **kwargs):
+def noisy_network(n_neurons=1000, random_state=2, background_weight=17e-12, **kwargs):
     """A culture below threshold driven by background Poisson input, with delays.
 
     Fluctuation driven at about 12 Hz per neuron (1,000 neurons), as cultures fire.
@@ -50,9 +50,9 @@ def noisy_network(n_neurons=1000, random_state=2, **kwargs):
         n_neurons,
         dt=1e-4,
         neuron=LIFParameters(resting_potential=-65e-3, refractory_period=2e-3),
-        synapses=SynapseParameters(excitatory_weight=100e-12, inhibitory_weight=-400e-12),
         connectivity=ConnectivityParameters(connection_probability=0.2, connection_length=150e-6),
-        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=17e-12),
+        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=background_weight),
         random_state=random_state,
-        **kwargs,
+        **{"synapses": SynapseParameters(excitatory_weight=100e-12, inhibitory_weight=-400e-12),
+           **kwargs},
     )

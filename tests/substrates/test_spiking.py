@@ -177,3 +177,49 @@ def test_electrodes_outside_an_organoid_footprint_are_listed():
     with pytest.raises(ValueError, match=r"electrodes \[") as info:
         SpikingNetwork(10, electrodes=array, tissue=TissueParameters(shape="organoid", size=1.2e-3))
     assert "diameter" in str(info.value)
+
+
+def test_random_wiring_is_binomial_without_duplicates_or_autapses():
+    from substrates.spiking._network import _random_pairs
+
+    rng = np.random.default_rng(0)
+    n, p = 2000, 0.04
+    source, target = _random_pairs(rng, n, n - 1, p)
+    key = source * (n - 1) + target
+    assert np.unique(key).size == key.size  # no pair twice
+    out_degree = np.bincount(source, minlength=n)
+    # Binomial(n - 1, p) rows: mean 79.96, variance 76.8; the mean of 2,000 rows has a
+    # standard error of 0.2, so 1.0 is 5 sigma
+    assert abs(out_degree.mean() - (n - 1) * p) < 1.0
+    assert 0.8 < out_degree.var() / ((n - 1) * p * (1 - p)) < 1.2
+    # targets uniform over the candidates: chi-square over 20 bins of 100 candidates
+    counts = np.bincount(target // 100, minlength=20)[:19]
+    expected = source.size * 100 / (n - 1)
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 50  # 18 degrees of freedom: P(chi2 > 50) < 1e-4
+    net = SpikingNetwork(300, connectivity=ConnectivityParameters(rule="random", connection_probability=0.1),
+                         random_state=1)
+    table = net.synapse_table
+    assert not np.any(table.source == table.target)
+
+
+def test_float32_keeps_rates_and_f_i_curve():
+    # float32 is offered for speed; chaotic networks diverge spike by spike from float64
+    # (as they do from any rounding change), so what must survive is the statistics:
+    # the population rate of the CUBA network over 2 s within 2 %, and an isolated
+    # neuron's firing intervals to one time step.
+    from tests.substrates.spiking_networks import cuba_network
+
+    rates = [cuba_network(2000, precision=p).spikes(2.0)[0].size for p in ("float64", "float32")]
+    assert abs(rates[1] - rates[0]) / rates[0] < 0.02
+    lif = LIFParameters(refractory_period=2e-3)
+    trains = []
+    for precision in ("float64", "float32"):
+        net = isolated_neurons(1, neuron=lif, precision=precision, random_state=1)
+        coupling = net.stimulation_coupling[0]
+        e = int(np.argmin(coupling))
+        stim = np.zeros((10_000, net.electrodes.n_stimulating))
+        stim[:, e] = 2.0 * (lif.threshold - lif.resting_potential) / lif.membrane_resistance / coupling[e]
+        trains.append(net.run(Stimulus(stim, 1e-4), record_hidden=True).hidden_state["spike_times"])
+    assert trains[0].size == trains[1].size
+    assert np.max(np.abs(trains[0] - trains[1])) <= 1e-4 + 1e-12
