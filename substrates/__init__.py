@@ -1,17 +1,20 @@
 """Physics layer: substrates reached only through an electrode array.
 
 Public names: :class:`ElectrodeArray`, :class:`Stimulus`, :class:`Recording`,
-:func:`detect_spikes`, :class:`SpikingNetwork` and its parameter records.
+:func:`detect_spikes` and :class:`SpikingNetwork` (its parameter records live in
+:mod:`substrates.spiking`; the Brian2 reference in :mod:`substrates.reference.brian2`).
 """
 
 from substrates._electrodes import ElectrodeArray
 from substrates._recording import Recording, RecordingFormatError, detect_spikes
 from substrates._stimulus import Stimulus
+from substrates.spiking import SpikingNetwork
 
 __all__ = [
     "ElectrodeArray",
     "Recording",
     "RecordingFormatError",
+    "SpikingNetwork",
     "Stimulus",
     "detect_spikes",
 ]

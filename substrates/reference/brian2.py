@@ -14,7 +14,6 @@ With ``bitwise=False`` Brian2 uses its default, fastest flags (for benchmarks).
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from typing import NamedTuple
@@ -207,11 +206,11 @@ def _build(b2, network, clock_dt, K):
             )
             on_pre += (
                 "\napre += int(plastic)*Apre"
-                f"\nw = int(plastic)*clip(w + apost*wunit, 0*wunit, wmax) + int(not plastic)*w"
+                "\nw = int(plastic)*clip(w + apost*wunit, 0*wunit, wmax) + int(not plastic)*w"
             )
             on_post = (
                 "apost += int(plastic)*Apost"
-                f"\nw = int(plastic)*clip(w + apre*wunit, 0*wunit, wmax) + int(not plastic)*w"
+                "\nw = int(plastic)*clip(w + apre*wunit, 0*wunit, wmax) + int(not plastic)*w"
             )
             wunit = getattr(b2, syn_unit)
             syn_ns.update(

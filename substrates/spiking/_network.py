@@ -608,7 +608,8 @@ class SpikingNetwork:
         stimulus : Stimulus of shape (n_samples, electrodes.n_stimulating), unit A or V
             Resampled onto ``dt``; None stimulates nothing.
         duration : float, s
-            Defaults to the stimulus duration; a longer run pads with zeros.
+            Defaults to the stimulus duration; a longer run pads the stimulus with zeros,
+            a shorter one uses only its beginning.
         record_hidden : bool
             Also return the ground truth: every neuron's spikes and its membrane
             potential sampled at ``hidden_sampling_rate`` (Hz, a divisor of 1/dt).
