@@ -279,6 +279,12 @@ def refractory_ring(last_spike, step, refractory_steps):
 
 
 @njit(**JIT)
+def _decayed(value, step, last_step, dt, time_constant):
+    """An exponentially decaying trace, read at ``step`` after its last update."""
+    return value * np.exp(-(step - last_step) * dt / time_constant)
+
+
+@njit(**JIT)
 def run_chunk(
     n_steps,
     first_step,
@@ -398,9 +404,8 @@ def run_chunk(
             scale = 1.0
             if stp_on:
                 # Tsodyks-Markram depression: resources recover towards 1 between spikes
-                x = 1.0 - (1.0 - stp_resource[i]) * np.exp(
-                    -(step - stp_last[i]) * dt / stp_recovery_time
-                )
+                x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
+                                   stp_recovery_time)
                 scale = x
                 stp_resource[i] = x - stp_use * x
                 stp_last[i] = step
@@ -439,30 +444,24 @@ def run_chunk(
                 post[t] += weights[k] * scale
                 if plastic[k]:
                     # pre spike: pre trace grows, weight depressed by the post trace
-                    a_pre = stdp_pre_trace[k] * np.exp(
-                        -(step - stdp_pre_last[k]) * dt / stdp_pre_time
-                    )
+                    a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
                     stdp_pre_trace[k] = a_pre + stdp_pre_increment
                     stdp_pre_last[k] = step
-                    a_post = stdp_post_trace[t] * np.exp(
-                        -(step - stdp_post_last[t]) * dt / stdp_post_time
-                    )
+                    a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt,
+                                      stdp_post_time)
                     weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
         queue_len[slot] = 0
         # post spikes: potentiation by the pre traces of incoming plastic synapses
         if stdp_on:
             for c in range(count):
                 t = spike_list[c]
-                a_post = stdp_post_trace[t] * np.exp(
-                    -(step - stdp_post_last[t]) * dt / stdp_post_time
-                )
+                a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt,
+                                  stdp_post_time)
                 stdp_post_trace[t] = a_post + stdp_post_increment
                 stdp_post_last[t] = step
                 for j in range(post_ptr[t], post_ptr[t + 1]):
                     k = post_synapse[j]
-                    a_pre = stdp_pre_trace[k] * np.exp(
-                        -(step - stdp_pre_last[k]) * dt / stdp_pre_time
-                    )
+                    a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
                     weights[k] = min(max(weights[k] + a_pre, 0.0), stdp_weight_max)
         # background Poisson bombardment onto the excitatory synapses
         if bg_n > 0:
