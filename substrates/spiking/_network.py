@@ -339,17 +339,17 @@ class SpikingNetwork:
             tau_m = nrn.membrane_time_constant
             tau_e = self.synapses.excitatory_time_constant
             tau_i = self.synapses.inhibitory_time_constant
-            for i in range(n):
-                r = float(prm[K.ROW_RESISTANCE, i])
-                prm[K.ROW_DECAY_MEMBRANE, i] = math.exp((-dt) / tau_m)
-                prm[K.ROW_PROP_EXC, i] = (
-                    ((r * tau_e) * math.exp((-dt) / tau_e) * (-math.exp(dt / tau_e) + math.exp(dt / tau_m)))
-                    * math.exp((-dt) / tau_m)
-                ) / ((0.0 - tau_m) + tau_e)
-                prm[K.ROW_PROP_INH, i] = (
-                    ((r * tau_i) * math.exp((-dt) / tau_i) * (-math.exp(dt / tau_i) + math.exp(dt / tau_m)))
-                    * math.exp((-dt) / tau_m)
-                ) / ((0.0 - tau_m) + tau_i)
+            prm[K.ROW_DECAY_MEMBRANE] = math.exp((-dt) / tau_m)
+            # one evaluation per distinct membrane resistance (one when homogeneous)
+            resistances, which = np.unique(prm[K.ROW_RESISTANCE], return_inverse=True)
+            for row, tau_s in ((K.ROW_PROP_EXC, tau_e), (K.ROW_PROP_INH, tau_i)):
+                values = [
+                    (((r * tau_s) * math.exp((-dt) / tau_s)
+                      * (-math.exp(dt / tau_s) + math.exp(dt / tau_m)))
+                     * math.exp((-dt) / tau_m)) / ((0.0 - tau_m) + tau_s)
+                    for r in resistances.tolist()
+                ]
+                prm[row] = np.asarray(values)[which]
         refractory = nrn.refractory_period
         # Brian2's timestep(): int((t + 1e-3 dt) / dt)
         self._refractory_steps = int((refractory + 1e-3 * dt) / dt)
@@ -390,9 +390,14 @@ class SpikingNetwork:
             delay = syn.delay + dist / syn.conduction_velocity
         delay_steps = np.rint(delay / self.dt).astype(np.int64)
         plastic = excit & (target < self.n_excitatory) & bool(self.stdp.enabled)
-        # delivery order: by source, then delay, then creation order (stable)
-        order = np.lexsort((np.arange(source.size), delay_steps, source))
-        self._set_synapses(source[order], target[order], weight[order], delay_steps[order], plastic[order])
+        # delivery order: by source, then delay, then creation order (stable); pairs are
+        # created by source, so equal delays need no sort
+        if delay_steps.size and np.all(delay_steps == delay_steps[0]):
+            order = slice(None)
+        else:
+            order = np.lexsort((np.arange(source.size), delay_steps, source))
+        self._set_synapses(source[order], target[order], weight[order], delay_steps[order],
+                           plastic[order])
 
     def _set_synapses(self, source, target, weight, delay_steps, plastic):
         n = self.n_neurons
