@@ -19,7 +19,10 @@ from substrates.spiking import (
     neuron_parameters_from_dict,
 )
 
-__all__ = ["DEMO_CONFIG", "build_electrodes", "build_stimulus", "build_substrate", "load_config"]
+__all__ = [
+    "DEMO_CONFIG", "build_electrodes", "build_stimulus", "build_substrate", "load_config",
+    "refuse_unknown",
+]
 
 DEMO_CONFIG = """\
 # The default organoid on a 60-electrode MEA, stimulated at two electrodes.
@@ -82,7 +85,8 @@ _SPIKING_SCALARS = {"n_neurons", "dt", "excitatory_fraction", "threshold_sd", "c
                     "initial_potential"}
 
 
-def _refuse_unknown(section: dict, allowed, where: str):
+def refuse_unknown(section: dict, allowed, where: str):
+    """Raise ValueError naming every key of ``section`` not in ``allowed``."""
     unknown = sorted(set(section) - set(allowed))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in [{where}]; allowed keys are {sorted(allowed)}")
@@ -105,7 +109,7 @@ def load_config(source) -> dict:
         cfg = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config is not valid TOML: {exc}") from None
-    _refuse_unknown(cfg, _TOP_KEYS, "top level")
+    refuse_unknown(cfg, _TOP_KEYS, "top level")
     for key in ("electrodes", "substrate"):
         if key not in cfg:
             raise ValueError(f"config needs a [{key}] section")
@@ -129,10 +133,10 @@ def build_electrodes(section: dict) -> ElectrodeArray:
     overrides = {k: section.pop(k) for k in ("sampling_rate", "noise_rms", "adc_bits") if k in section}
     if layout == "grid":
         grid_args = {k: section.pop(k) for k in ("rows", "cols", "pitch") if k in section}
-        _refuse_unknown(section, [], "electrodes")
+        refuse_unknown(section, [], "electrodes")
         array = ElectrodeArray.grid(**grid_args, **overrides)
     elif layout in ("mea60", "hdmea"):
-        _refuse_unknown(section, [], "electrodes")
+        refuse_unknown(section, [], "electrodes")
         array = getattr(ElectrodeArray, layout)(**overrides)
     else:
         raise ValueError(f"electrodes.layout must be 'mea60', 'hdmea' or 'grid', got {layout!r}")
@@ -147,7 +151,7 @@ def build_substrate(section: dict, electrodes: ElectrodeArray, seed):
     kind = section.pop("type", "spiking")
     if kind != "spiking":
         raise ValueError(f"substrate.type must be 'spiking' (more arrive later), got {kind!r}")
-    _refuse_unknown(section, _SPIKING_SCALARS | set(_SPIKING_SECTIONS) | {"neuron"}, "substrate")
+    refuse_unknown(section, _SPIKING_SCALARS | set(_SPIKING_SECTIONS) | {"neuron"}, "substrate")
     kwargs = {k: section[k] for k in _SPIKING_SCALARS if k in section}
     if "initial_potential" in kwargs:
         kwargs["initial_potential"] = tuple(kwargs["initial_potential"])

@@ -15,6 +15,7 @@ from jewelhead._config import (
     build_stimulus,
     build_substrate,
     load_config,
+    refuse_unknown,
 )
 from jewelhead._plots import plot_raster, plot_traces
 
@@ -47,9 +48,7 @@ def simulate(config, output=None, *, progress=True) -> dict:
     seed = cfg.get("seed", 0)
     duration = float(cfg.get("duration", 1.0))
     record = dict(cfg.get("record", {}))
-    unknown = sorted(set(record) - {"hidden", "hidden_sampling_rate"})
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in [record]; allowed keys are ['hidden', 'hidden_sampling_rate']")
+    refuse_unknown(record, {"hidden", "hidden_sampling_rate"}, "record")
     array = build_electrodes(cfg["electrodes"])
     substrate = build_substrate(cfg["substrate"], array, seed)
     stimulus = build_stimulus(cfg.get("stimulus"), array.n_stimulating, duration, substrate.dt)

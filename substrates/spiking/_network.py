@@ -199,7 +199,7 @@ class SpikingNetwork:
         self.precision = precision
         self._dtype = np.dtype(precision)
         if initial_potential is None:
-            initial_potential = (self._reset_potential(), self._threshold_potential())
+            initial_potential = (self.neuron.reset, self._threshold_potential())
         low, high = (float(x) for x in initial_potential)
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
             raise ValueError(f"initial_potential must be (low, high) in V with low <= high, got {initial_potential!r}")
@@ -220,9 +220,6 @@ class SpikingNetwork:
         self.reset()
 
     # ------------------------------------------------------------------ checks
-    def _reset_potential(self):
-        return self.neuron.reset
-
     def _threshold_potential(self):
         n = self.neuron
         if isinstance(n, LIFParameters):
@@ -575,6 +572,15 @@ class SpikingNetwork:
         }
 
     # ------------------------------------------------------------------ run
+    def _steps(self, duration):
+        """Whole time steps in ``duration`` (s); at least one, else a named error."""
+        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+            raise ValueError(f"duration must be a finite time > 0 s, got {duration!r}")
+        n_steps = int(round(duration / self.dt))
+        if n_steps < 1:
+            raise ValueError(f"duration must be at least one time step ({self.dt} s), got {duration}")
+        return n_steps
+
     def _stimulus_current(self, stimulus, n_steps):
         """Electrode currents (n_steps, n_stimulating) in A on the network's dt."""
         n_stim = self.electrodes.n_stimulating
@@ -629,11 +635,7 @@ class SpikingNetwork:
             if stimulus is None:
                 raise ValueError("give a stimulus or a duration (s)")
             duration = stimulus.duration
-        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
-            raise ValueError(f"duration must be a finite time > 0 s, got {duration!r}")
-        n_steps = int(round(duration / self.dt))
-        if n_steps < 1:
-            raise ValueError(f"duration must be at least one time step ({self.dt} s), got {duration}")
+        n_steps = self._steps(duration)
         stim = self._stimulus_current(stimulus, n_steps)
         stride = 0
         if record_hidden:
@@ -764,9 +766,7 @@ class SpikingNetwork:
         Returns (spike_times (n,) s from the start of this run, spike_neurons (n,) int).
         Cheaper than :meth:`run` for reference comparisons and benchmarks.
         """
-        if not (math.isfinite(duration) and duration > 0):
-            raise ValueError(f"duration must be a finite time > 0 s, got {duration!r}")
-        n_steps = int(round(duration / self.dt))
+        n_steps = self._steps(duration)
         stim = self._stimulus_current(stimulus, n_steps)
         first = self._state.step
         steps, neurons, _ = self._simulate(stim, n_steps, 0, False)
