@@ -6,15 +6,19 @@ Public names: :class:`ElectrodeArray`, :class:`Stimulus`, :class:`Recording`,
 """
 
 from substrates._electrodes import ElectrodeArray
+from substrates._protocol import NotProgrammableError, Substrate, check_substrate
 from substrates._recording import Recording, RecordingFormatError, detect_spikes
 from substrates._stimulus import Stimulus
 from substrates.spiking import SpikingNetwork
 
 __all__ = [
     "ElectrodeArray",
+    "NotProgrammableError",
     "Recording",
     "RecordingFormatError",
     "SpikingNetwork",
     "Stimulus",
+    "Substrate",
+    "check_substrate",
     "detect_spikes",
 ]

@@ -145,6 +145,11 @@ class SpikingNetwork:
     60
     """
 
+    #: ground-truth time series that make up the full state (see substrates._protocol)
+    hidden_state_keys = ("membrane_potential",)
+    #: synaptic weights cannot be written through the electrodes (yet)
+    programmable = False
+
     def __init__(
         self,
         n_neurons: int = 1000,
@@ -570,6 +575,17 @@ class SpikingNetwork:
             "membrane_resistance": p[K.ROW_RESISTANCE].copy(),
             "refractory_steps": np.full(self.n_neurons, self._refractory_steps),
         }
+
+    @property
+    def encoding(self) -> dict:
+        """How task inputs reach the network: :meth:`Stimulus.encode` keywords plus ``hold``.
+
+        Rate coding with charge-balanced biphasic current pulses: up to 200 pulses/s of
+        20 uA (200 us phases) per input, each input step held 20 ms (a few membrane time
+        constants, so the network's fading memory spans a few steps).
+        """
+        return {"hold": 20e-3, "mode": "rate", "amplitude": 20e-6, "max_rate": 200.0,
+                "pulse_width": 200e-6, "unit": "A"}
 
     # ------------------------------------------------------------------ run
     def _steps(self, duration):
