@@ -9,9 +9,11 @@ from substrates._electrodes import ElectrodeArray
 from substrates._protocol import NotProgrammableError, Substrate, check_substrate
 from substrates._recording import Recording, RecordingFormatError, detect_spikes
 from substrates._stimulus import Stimulus
+from substrates.crossbar import Crossbar
 from substrates.spiking import SpikingNetwork
 
 __all__ = [
+    "Crossbar",
     "ElectrodeArray",
     "NotProgrammableError",
     "Recording",
