@@ -123,14 +123,17 @@ def build_electrodes(section: dict) -> ElectrodeArray:
     """An ElectrodeArray from an [electrodes] section.
 
     Keys: layout ("mea60", "hdmea", "grid"), rows, cols, pitch (grid), select (k),
-    select_strategy ("spread" or "random"), and any ElectrodeArray field to override
-    (sampling_rate, noise_rms, adc_bits).
+    select_strategy ("spread" or "random"), and ElectrodeArray fields to override
+    (sampling_rate, noise_rms, adc_bits, adc_range, electrode_radius).
     """
     section = dict(section)
     layout = section.pop("layout", "mea60")
     select = section.pop("select", None)
     strategy = section.pop("select_strategy", "spread")
-    overrides = {k: section.pop(k) for k in ("sampling_rate", "noise_rms", "adc_bits") if k in section}
+    overrides = {k: section.pop(k) for k in ("sampling_rate", "noise_rms", "adc_bits", "adc_range",
+                                             "electrode_radius") if k in section}
+    if "adc_range" in overrides:
+        overrides["adc_range"] = tuple(overrides["adc_range"])
     if layout == "grid":
         grid_args = {k: section.pop(k) for k in ("rows", "cols", "pitch") if k in section}
         refuse_unknown(section, [], "electrodes")
@@ -145,12 +148,7 @@ def build_electrodes(section: dict) -> ElectrodeArray:
     return array
 
 
-def build_substrate(section: dict, electrodes: ElectrodeArray, seed):
-    """A substrate from a [substrate] section (``type = "spiking"``)."""
-    section = dict(section)
-    kind = section.pop("type", "spiking")
-    if kind != "spiking":
-        raise ValueError(f"substrate.type must be 'spiking' (more arrive later), got {kind!r}")
+def _build_spiking(section, electrodes, seed):
     refuse_unknown(section, _SPIKING_SCALARS | set(_SPIKING_SECTIONS) | {"neuron"}, "substrate")
     kwargs = {k: section[k] for k in _SPIKING_SCALARS if k in section}
     if "initial_potential" in kwargs:
@@ -161,6 +159,39 @@ def build_substrate(section: dict, electrodes: ElectrodeArray, seed):
     if "neuron" in section:
         kwargs["neuron"] = neuron_parameters_from_dict(section["neuron"])
     return SpikingNetwork(electrodes=electrodes, random_state=seed, **kwargs)
+
+
+def _build_with_records(cls, section, electrodes, seed, scalars, records):
+    """``cls(electrodes=..., random_state=seed, **scalars, **records)`` from a section."""
+    refuse_unknown(section, set(scalars) | set(records), "substrate")
+    kwargs = {k: section[k] for k in scalars if k in section}
+    for name, record in records.items():
+        if name in section:
+            kwargs[name] = record.from_dict(section[name], where=f"[substrate.{name}]")
+    return cls(electrodes=electrodes, random_state=seed, **kwargs)
+
+
+def _build_potato(section, electrodes, seed):
+    from substrates.potato import InterfaceParameters, Potato, TissueParameters
+
+    return _build_with_records(Potato, section, electrodes, seed, {"dt"},
+                               {"tissue": TissueParameters, "interface": InterfaceParameters})
+
+
+_SUBSTRATE_BUILDERS = {"spiking": _build_spiking, "potato": _build_potato}
+
+
+def build_substrate(section: dict, electrodes: ElectrodeArray, seed):
+    """A substrate from a [substrate] section; ``type`` is one of ``_SUBSTRATE_BUILDERS``.
+
+    The other keys are the substrate's scalar arguments, and its parameter records as
+    sub-tables (``[substrate.tissue]``, ...), unknown keys refused by name.
+    """
+    section = dict(section)
+    kind = section.pop("type", "spiking")
+    if kind not in _SUBSTRATE_BUILDERS:
+        raise ValueError(f"substrate.type must be one of {sorted(_SUBSTRATE_BUILDERS)}, got {kind!r}")
+    return _SUBSTRATE_BUILDERS[kind](section, electrodes, seed)
 
 
 _STIMULUS_KINDS = {"biphasic", "pulse_train", "white_noise", "pink_noise", "chirp", "none"}

@@ -1,4 +1,4 @@
-"""PNG figures of a Recording: a raster and per-electrode traces."""
+"""PNG figures: a Recording's raster, traces and hidden-state snapshots; study curves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_raster", "plot_traces"]
+__all__ = ["plot_electrode_study", "plot_raster", "plot_snapshots", "plot_traces"]
 
 
 def plot_raster(recording, path, *, max_points=200_000):
@@ -37,8 +37,19 @@ def plot_raster(recording, path, *, max_points=200_000):
     plt.close(fig)
 
 
+def _engineering(values, unit):
+    """Scale factor and label putting ``values`` (in ``unit``) in a readable SI prefix."""
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    for factor, prefix in ((1.0, ""), (1e3, "m"), (1e6, "u"), (1e9, "n"), (1e12, "p")):
+        if peak * factor >= 1.0:
+            return factor, prefix + unit
+    return 1e12, "p" + unit
+
+
 def plot_traces(recording, path, *, n_channels=8, window=None):
-    """Stacked extracellular traces of the channels with the most detected spikes.
+    """Stacked traces of the most active channels, with detected spikes where there are any.
+
+    Channels are ranked by detected spikes when the substrate spikes, else by variance.
 
     Parameters
     ----------
@@ -47,25 +58,103 @@ def plot_traces(recording, path, *, n_channels=8, window=None):
     n_channels : int, how many channels to show
     window : (start, stop) in s, or None for the whole recording
     """
-    counts = np.bincount(recording.spike_channels, minlength=recording.n_channels)
-    show = np.sort(np.argsort(counts)[::-1][: min(n_channels, recording.n_channels)])
+    if recording.has_spikes:
+        activity = np.bincount(recording.spike_channels, minlength=recording.n_channels)
+    else:
+        activity = recording.data.var(axis=0)
+    show = np.sort(np.argsort(activity)[::-1][: min(n_channels, recording.n_channels)])
     times = recording.times
     sel = slice(None)
     if window is not None:
         sel = (times >= window[0]) & (times < window[1])
-    data = recording.data[sel][:, show] * 1e6  # microvolts for the eye
+    raw = recording.data[sel][:, show]
+    factor, label = _engineering(raw, recording.unit)
+    data = raw * factor
     spread = max(float(np.ptp(data)) if data.size else 1.0, 1e-9)
     fig, ax = plt.subplots(figsize=(9, 1 + 0.8 * len(show)), constrained_layout=True)
     for row, c in enumerate(show):
         offset = -row * spread * 0.6
         ax.plot(times[sel], data[:, row] + offset, lw=0.5, color="C0")
-        mine = recording.spike_times[recording.spike_channels == c]
-        if window is not None:
-            mine = mine[(mine >= window[0]) & (mine < window[1])]
-        ax.plot(mine, np.full(mine.size, offset + spread * 0.25), "v", color="C3", ms=3)
+        if recording.has_spikes:
+            mine = recording.spike_times[recording.spike_channels == c]
+            if window is not None:
+                mine = mine[(mine >= window[0]) & (mine < window[1])]
+            ax.plot(mine, np.full(mine.size, offset + spread * 0.25), "v", color="C3", ms=3)
     ax.set_yticks([-row * spread * 0.6 for row in range(len(show))])
     ax.set_yticklabels([f"ch {c}" for c in show])
     ax.set_xlabel("time (s)")
-    ax.set_title(f"extracellular potential (uV; spacing {spread * 0.6:.0f} uV), detected spikes in red")
+    what = ("extracellular potential" if recording.has_spikes else "electrode potential") \
+        if recording.unit == "V" else "electrode current"
+    title = f"{what} ({label}; spacing {spread * 0.6:.3g} {label})"
+    ax.set_title(title + (", detected spikes in red" if recording.has_spikes else ""))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_snapshots(recording, key, path, *, n_snapshots=4, positions_key="cell_positions"):
+    """Snapshots of a hidden field (e.g. an ion concentration) over the substrate's cells.
+
+    Parameters
+    ----------
+    recording : substrates.Recording with ``hidden_state[key]`` of shape
+        (n_hidden_samples, n_cells) and ``hidden_state[positions_key]`` (n_cells, 3) m
+    key : str, the field to show
+    path : str or Path, PNG written here
+    n_snapshots : int, evenly spaced in time
+    """
+    hidden = recording.hidden_state or {}
+    if key not in hidden or positions_key not in hidden:
+        raise ValueError(f"the recording's hidden state needs {key!r} and {positions_key!r}")
+    field = np.asarray(hidden[key])
+    xy = np.asarray(hidden[positions_key])[:, :2] * 1e6
+    rows = np.linspace(0, field.shape[0] - 1, n_snapshots).round().astype(int)
+    low, high = float(field.min()), float(field.max())
+    fig, axes = plt.subplots(1, n_snapshots, figsize=(3.2 * n_snapshots, 3.2),
+                             constrained_layout=True, squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        im = ax.scatter(xy[:, 0], xy[:, 1], c=field[r], s=6, marker="s", vmin=low, vmax=high,
+                        cmap="viridis")
+        ax.set_title(f"t = {r / recording.hidden_sampling_rate:.3g} s")
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (um)")
+    axes[0][0].set_ylabel("y (um)")
+    fig.colorbar(im, ax=axes[0].tolist(), label=key.replace("_", " "))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_electrode_study(studies, path):
+    """Score and hidden-state R^2 against electrode count, one curve per substrate.
+
+    Mean over seeds with a band of one standard deviation, log-x; the task's
+    echo-state-network baseline (if any) as a horizontal line.
+
+    Parameters
+    ----------
+    studies : sequence of readout.ElectrodeStudy (same task)
+    path : str or Path, PNG written here
+    """
+    fig, (ax, ax_r2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    baseline = None
+    for i, study in enumerate(studies):
+        s = study.summary()
+        colour = f"C{i}"
+        for axis, key in ((ax, "score"), (ax_r2, "hidden_r2")):
+            mean, std = s[f"{key}_mean"], s[f"{key}_std"]
+            axis.plot(s["count"], mean, "o-", color=colour, label=study.substrate)
+            axis.fill_between(s["count"], mean - std, mean + std, color=colour, alpha=0.2)
+        e90 = study.e90
+        if e90 is not None:
+            ax.axvline(e90, color=colour, ls=":", lw=1)
+        if study.esn_score is not None:
+            baseline = study.esn_score
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls="--", lw=1, label="ESN baseline")
+    task, metric = studies[0].task, studies[0].metric
+    ax.set(xscale="log", xlabel="recording electrodes", ylabel=metric,
+           title=f"{task}: {metric} vs electrodes (dotted: E90)")
+    ax_r2.set(xscale="log", xlabel="recording electrodes", ylabel="hidden-state R^2 (held out)",
+              title="how much of the hidden state the electrodes reveal")
+    ax.legend()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The ``jewelhead`` command line: ``demo`` and ``simulate CONFIG.toml``."""
+"""The ``jewelhead`` command line: ``demo``, ``simulate CONFIG.toml``, ``compare-electrodes CONFIG.toml``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from jewelhead._config import (
     load_config,
     refuse_unknown,
 )
-from jewelhead._plots import plot_raster, plot_traces
+from jewelhead._plots import plot_raster, plot_snapshots, plot_traces
 
 __all__ = ["main", "simulate"]
 
@@ -40,7 +40,9 @@ def simulate(config, output=None, *, progress=True) -> dict:
 
     Returns
     -------
-    dict of written paths: "recording" (.npz), "raster" and "traces" (.png), "summary" (.json).
+    dict of written paths: "recording" (.npz), "traces" (.png), "raster" (.png, where the
+    substrate spikes), "snapshots" (.png, where the hidden state is a field over cells),
+    "summary" (.json).
     """
     cfg = load_config(config)
     out = Path(output or cfg.get("output", "jewelhead-out"))
@@ -68,8 +70,16 @@ def simulate(config, output=None, *, progress=True) -> dict:
         "summary": out / "summary.json",
     }
     recording.save(paths["recording"])
-    plot_raster(recording, paths["raster"])
+    if recording.has_spikes:
+        plot_raster(recording, paths["raster"])
+    else:
+        del paths["raster"]
     plot_traces(recording, paths["traces"], window=(0.0, min(duration, 1.0)))
+    hidden = recording.hidden_state or {}
+    if "cell_positions" in hidden:  # a field over cells (the gel's ions): snapshots
+        key = next(k for k in substrate.hidden_state_keys if k in hidden)
+        paths["snapshots"] = out / "snapshots.png"
+        plot_snapshots(recording, key, paths["snapshots"])
     summary = {
         "duration_s": duration,
         "n_channels": recording.n_channels,
@@ -78,7 +88,7 @@ def simulate(config, output=None, *, progress=True) -> dict:
         "seed": seed,
         "jewelhead_version": _version(),
     }
-    if recording.hidden_state is not None:
+    if recording.hidden_state is not None and "spike_times" in recording.hidden_state:
         n = substrate.n_neurons
         summary["true_spikes"] = int(recording.hidden_state["spike_times"].size)
         summary["mean_rate_hz"] = summary["true_spikes"] / (n * duration)
@@ -95,21 +105,41 @@ def main(argv=None) -> int:
     sim = sub.add_parser("simulate", help="run a TOML config")
     sim.add_argument("config", help="path to a TOML config (see examples/)")
     sim.add_argument("--output", "-o", default=None, help="output directory")
-    for p in (demo, sim):
+    study = sub.add_parser("compare-electrodes",
+                           help="score a task against electrode count on one or more substrates")
+    study.add_argument("config", help="path to a study TOML config (see examples/electrode_study.toml)")
+    study.add_argument("--output", "-o", default=None, help="output directory")
+    for p in (demo, sim, study):
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
-    config = DEMO_CONFIG if args.command == "demo" else args.config
     try:
+        if args.command == "compare-electrodes":
+            from jewelhead._electrode_study import run_study
+
+            return _report_study(run_study(args.config, args.output, progress=not args.no_progress))
+        config = DEMO_CONFIG if args.command == "demo" else args.config
         result = simulate(config, args.output, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, TypeError) as exc:
         print(f"jewelhead: error: {exc}", file=sys.stderr)
         return 2
     s = result["summary_data"]
-    print(f"recorded {s['n_channels']} channels for {s['duration_s']} s: "
-          f"{s['detected_spikes']} detected spikes"
+    print(f"recorded {s['n_channels']} channels for {s['duration_s']} s"
+          + (f": {s['detected_spikes']} detected spikes" if "raster" in result else "")
           + (f", {s['true_spikes']} true spikes ({s['mean_rate_hz']:.2f} Hz per neuron)"
              if "true_spikes" in s else ""))
-    for key in ("recording", "raster", "traces", "summary"):
+    for key in ("recording", "raster", "traces", "snapshots", "summary"):
+        if key in result:
+            print(f"  {key}: {result[key]}")
+    return 0
+
+
+def _report_study(result) -> int:
+    for r in result["results"]:
+        s = r["summary"]
+        cells = ", ".join(f"{c}: {m:.3g}" for c, m in zip(s["count"], s["score_mean"]))
+        esn = "" if r["esn_score"] is None else f"; ESN baseline {r['esn_score']:.3g}"
+        print(f"{r['substrate']} {r['task']} {r['metric']} by electrodes: {cells}; E90 = {r['e90']}{esn}")
+    for key in ("csv", "json", "png", "points"):
         print(f"  {key}: {result[key]}")
     return 0
 

@@ -10,12 +10,14 @@ from substrates._protocol import NotProgrammableError, Substrate, check_substrat
 from substrates._recording import Recording, RecordingFormatError, detect_spikes
 from substrates._stimulus import Stimulus
 from substrates.crossbar import Crossbar
+from substrates.potato import Potato
 from substrates.spiking import SpikingNetwork
 
 __all__ = [
     "Crossbar",
     "ElectrodeArray",
     "NotProgrammableError",
+    "Potato",
     "Recording",
     "RecordingFormatError",
     "SpikingNetwork",

@@ -62,6 +62,10 @@ def test_missing_config_file_is_reported(tmp_path, capsys):
 def test_example_configs_parse():
     from pathlib import Path
 
+    from jewelhead._config import _SUBSTRATE_BUILDERS
+
     for path in sorted(Path(__file__).parents[2].joinpath("examples").glob("*.toml")):
+        if "[study]" in path.read_text() or "[roundtrip]" in path.read_text():
+            continue  # study and round-trip configs have their own loaders and tests
         cfg = load_config(path)
-        assert cfg["substrate"]["type"] == "spiking"
+        assert cfg["substrate"]["type"] in _SUBSTRATE_BUILDERS
