@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_electrode_study", "plot_raster", "plot_snapshots", "plot_traces"]
+__all__ = ["plot_electrode_study", "plot_raster", "plot_round_trip", "plot_snapshots", "plot_traces"]
 
 
 def plot_raster(recording, path, *, max_points=200_000):
@@ -156,5 +156,36 @@ def plot_electrode_study(studies, path):
     ax_r2.set(xscale="log", xlabel="recording electrodes", ylabel="hidden-state R^2 (held out)",
               title="how much of the hidden state the electrodes reveal")
     ax.legend()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_round_trip(result, path):
+    """Accuracy at each stage of a round trip, and its loss budget.
+
+    Parameters
+    ----------
+    result : distill.RoundTripResult
+    path : str or Path, PNG written here
+    """
+    fig, (ax, ax_budget) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    stages = list(result.accuracy)
+    ax.bar(stages, [result.accuracy[s] for s in stages], color=["C0", "C1", "C2"])
+    low = min(result.accuracy.values())
+    ax.set_ylim(max(0.0, low - 0.1), 1.0)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("digital -> substrate -> student")
+    for i, s in enumerate(stages):
+        ax.text(i, result.accuracy[s], f"{result.accuracy[s]:.3f}", ha="center", va="bottom")
+    budget = result.loss_budget
+    bottom = 0.0
+    for i, term in enumerate(("compile", "observation", "distillation")):
+        ax_budget.bar(0, budget[term], bottom=bottom, color=f"C{i + 3}", label=term)
+        bottom += budget[term]
+    ax_budget.bar(1, budget["end_to_end"], color="0.4", label="measured end to end")
+    ax_budget.set_xticks([0, 1], ["sum of terms", "end to end"])
+    ax_budget.set_ylabel("normalised MSE of class scores")
+    ax_budget.set_title(f"loss budget (closure {budget['closure']:.3f})")
+    ax_budget.legend()
     fig.savefig(path, dpi=110)
     plt.close(fig)

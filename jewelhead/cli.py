@@ -100,19 +100,28 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="jewelhead", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate the default organoid on a 60-electrode MEA")
+    demo = sub.add_parser("demo", help="simulate the default organoid on a 60-electrode MEA, "
+                          "then a small crossbar round trip")
     demo.add_argument("--output", "-o", default=None, help="output directory")
     sim = sub.add_parser("simulate", help="run a TOML config")
     sim.add_argument("config", help="path to a TOML config (see examples/)")
     sim.add_argument("--output", "-o", default=None, help="output directory")
+    trip = sub.add_parser("roundtrip", help="compile a digital model into a substrate and distil it back")
+    trip.add_argument("config", nargs="?", default=None,
+                      help="path to a round-trip TOML config (default: the demo round trip)")
+    trip.add_argument("--output", "-o", default=None, help="output directory")
     study = sub.add_parser("compare-electrodes",
                            help="score a task against electrode count on one or more substrates")
     study.add_argument("config", help="path to a study TOML config (see examples/electrode_study.toml)")
     study.add_argument("--output", "-o", default=None, help="output directory")
-    for p in (demo, sim, study):
+    for p in (demo, sim, study, trip):
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
+        if args.command == "roundtrip":
+            from jewelhead._roundtrip import ROUNDTRIP_DEMO, run_roundtrip
+
+            return _report_roundtrip(run_roundtrip(args.config or ROUNDTRIP_DEMO, args.output))
         if args.command == "compare-electrodes":
             from jewelhead._electrode_study import run_study
 
@@ -130,6 +139,26 @@ def main(argv=None) -> int:
     for key in ("recording", "raster", "traces", "snapshots", "summary"):
         if key in result:
             print(f"  {key}: {result[key]}")
+    if args.command == "demo":  # the main job also closes a small round trip
+        from jewelhead._roundtrip import ROUNDTRIP_DEMO, run_roundtrip
+
+        out = Path(result["summary"]).parent / "roundtrip"
+        return _report_roundtrip(run_roundtrip(ROUNDTRIP_DEMO, out))
+    return 0
+
+
+def _report_roundtrip(result) -> int:
+    r = result["result"]
+    acc = ", ".join(f"{k} {v:.3f}" for k, v in r["accuracy"].items())
+    agree = ", ".join(f"{k} {v:.3f}" for k, v in r["agreement"].items())
+    b = r["loss_budget"]
+    print(f"round trip: accuracy {acc}")
+    print(f"  agreement: {agree}")
+    print(f"  loss budget (normalised MSE): compile {b['compile']:.4g} + observation "
+          f"{b['observation']:.4g} + distillation {b['distillation']:.4g} = {b['sum']:.4g}; "
+          f"measured end to end {b['end_to_end']:.4g} (closure {b['closure']:.3f})")
+    for key in ("json", "png"):
+        print(f"  {key}: {result[key]}")
     return 0
 
 

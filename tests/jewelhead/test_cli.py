@@ -69,3 +69,27 @@ def test_example_configs_parse():
             continue  # study and round-trip configs have their own loaders and tests
         cfg = load_config(path)
         assert cfg["substrate"]["type"] in _SUBSTRATE_BUILDERS
+
+
+def test_roundtrip_command_writes_budget_and_picture(tmp_path, capsys):
+    from jewelhead._roundtrip import ROUNDTRIP_DEMO
+
+    path = tmp_path / "rt.toml"
+    path.write_text(ROUNDTRIP_DEMO.replace("reads_per_input = 8", "reads_per_input = 2"))
+    assert main(["roundtrip", str(path), "-o", str(tmp_path / "out")]) == 0
+    result = json.loads((tmp_path / "out" / "roundtrip.json").read_text())
+    b = result["loss_budget"]
+    assert b["sum"] == pytest.approx(b["compile"] + b["observation"] + b["distillation"])
+    assert result["seed"] == 0 and "jewelhead_version" in result
+    assert result["config"]["roundtrip"]["reads_per_input"] == 2
+    assert (tmp_path / "out" / "roundtrip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "loss budget" in capsys.readouterr().out
+
+
+def test_roundtrip_config_refuses_unknown_keys(tmp_path, capsys):
+    from jewelhead._roundtrip import ROUNDTRIP_DEMO
+
+    path = tmp_path / "rt.toml"
+    path.write_text(ROUNDTRIP_DEMO.replace("age = 0.0", "age = 0.0\nvintage = 1"))
+    assert main(["roundtrip", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "vintage" in capsys.readouterr().err
