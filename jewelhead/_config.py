@@ -178,7 +178,22 @@ def _build_potato(section, electrodes, seed):
                                {"tissue": TissueParameters, "interface": InterfaceParameters})
 
 
-_SUBSTRATE_BUILDERS = {"spiking": _build_spiking, "potato": _build_potato}
+def _build_hydrogel(section, electrodes, seed):
+    from substrates.hydrogel import (
+        ElectrodeInterfaceParameters,
+        Hydrogel,
+        HydrogelParameters,
+        SolverParameters,
+        WriteParameters,
+    )
+
+    return _build_with_records(Hydrogel, section, electrodes, seed, {"dt", "readout"},
+                               {"gel": HydrogelParameters, "interface": ElectrodeInterfaceParameters,
+                                "solver": SolverParameters, "writing": WriteParameters})
+
+
+_SUBSTRATE_BUILDERS = {"spiking": _build_spiking, "potato": _build_potato,
+                       "hydrogel": _build_hydrogel}
 
 
 def build_substrate(section: dict, electrodes: ElectrodeArray, seed):

@@ -112,7 +112,8 @@ def plot_snapshots(recording, key, path, *, n_snapshots=4, positions_key="cell_p
     fig, axes = plt.subplots(1, n_snapshots, figsize=(3.2 * n_snapshots, 3.2),
                              constrained_layout=True, squeeze=False)
     for ax, r in zip(axes[0], rows):
-        im = ax.scatter(xy[:, 0], xy[:, 1], c=field[r], s=6, marker="s", vmin=low, vmax=high,
+        im = ax.scatter(xy[:, 0], xy[:, 1], c=field[r], s=max(2.0, 9000.0 / len(xy)), marker="s",
+                        vmin=low, vmax=high,
                         cmap="viridis")
         ax.set_title(f"t = {r / recording.hidden_sampling_rate:.3g} s")
         ax.set_aspect("equal")
