@@ -142,6 +142,8 @@ def plot_electrode_study(studies, path):
         colour = f"C{i}"
         for axis, key in ((ax, "score"), (ax_r2, "hidden_r2")):
             mean, std = s[f"{key}_mean"], s[f"{key}_std"]
+            if not np.any(np.isfinite(mean)):
+                continue  # not studied (hidden_state = false)
             axis.plot(s["count"], mean, "o-", color=colour, label=study.substrate)
             axis.fill_between(s["count"], mean - std, mean + std, color=colour, alpha=0.2)
         e90 = study.e90

@@ -1,9 +1,12 @@
 """From recordings to features, readouts, benchmark tasks and electrode-count studies.
 
-Public names: the readouts :class:`RidgeReadout` and :class:`RidgeClassifierReadout`
-(scikit-learn estimators fitted from running sums, :class:`TrialSums`); the dataset
-loaders (archives shipped inside sktime's wheel, spoken digits generated offline);
-:func:`compare_electrodes` and its :class:`ElectrodeStudy`.
+Public names: features of a Recording (spike counts, low-pass traces, per-step
+features); the readouts :class:`RidgeReadout` and :class:`RidgeClassifierReadout`
+(scikit-learn estimators fitted from running sums, :class:`TrialSums`); the benchmark
+tasks (:class:`Task` and its subclasses, :func:`make_task`), each with the reservoirpy
+echo-state-network baseline (:func:`esn_states`); the dataset loaders (archives shipped
+inside sktime's wheel, spoken digits generated offline); :func:`compare_electrodes`
+and its :class:`ElectrodeStudy`.
 """
 
 from readout._datasets import (
@@ -12,11 +15,48 @@ from readout._datasets import (
     load_japanese_vowels,
     load_spoken_digits,
 )
+from readout._esn import ESN_PRESETS, esn_states
+from readout._features import filtered_traces, sample_at, spike_count_features, step_features
 from readout._linear import DEFAULT_ALPHAS, RidgeClassifierReadout, RidgeReadout, TrialSums
-from readout._study import ElectrodeStudy, compare_electrodes, e90, hidden_state_r2
+from readout._tasks import (
+    NARMA10,
+    BasicMotions,
+    Henon,
+    JapaneseVowels,
+    MackeyGlass,
+    MemoryCapacity,
+    SpokenDigits,
+    Task,
+    TaskData,
+    memory_capacity,
+    memory_curve,
+    narma10,
+    nrmse,
+)
+from readout._study import TASKS, ElectrodeStudy, compare_electrodes, e90, hidden_state_r2, make_task
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "ESN_PRESETS",
+    "NARMA10",
+    "BasicMotions",
+    "Henon",
+    "JapaneseVowels",
+    "MackeyGlass",
+    "MemoryCapacity",
+    "SpokenDigits",
+    "Task",
+    "TaskData",
+    "esn_states",
+    "filtered_traces",
+    "memory_capacity",
+    "memory_curve",
+    "narma10",
+    "nrmse",
+    "sample_at",
+    "spike_count_features",
+    "step_features",
+    "TASKS",
     "ElectrodeStudy",
     "RidgeClassifierReadout",
     "RidgeReadout",
@@ -28,4 +68,5 @@ __all__ = [
     "load_basic_motions",
     "load_japanese_vowels",
     "load_spoken_digits",
+    "make_task",
 ]

@@ -15,7 +15,48 @@ import numpy as np
 
 from substrates._protocol import check_substrate
 
-__all__ = ["ElectrodeStudy", "compare_electrodes", "e90", "hidden_state_r2"]
+__all__ = ["TASKS", "ElectrodeStudy", "compare_electrodes", "e90", "hidden_state_r2", "make_task"]
+
+#: task names accepted by :func:`make_task` (and study configs) -> (class name, fixed options)
+TASKS = {
+    "memory_capacity": ("MemoryCapacity", {}),
+    "narma10": ("NARMA10", {}),
+    "mackey_glass": ("MackeyGlass", {}),
+    "henon": ("Henon", {}),
+    "japanese_vowels": ("JapaneseVowels", {"subset": False}),
+    "japanese_vowels_subset": ("JapaneseVowels", {"subset": True}),
+    "basic_motions": ("BasicMotions", {}),
+    "spoken_digits": ("SpokenDigits", {}),
+}
+
+
+def make_task(name, *, full=False, **options):
+    """A task by name (see :data:`TASKS`).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TASKS`.
+    full : bool
+        Use the task's full, published sizes (``Task.full``) instead of its small defaults.
+    **options
+        Keyword arguments of the task class (``n_train``, ``n_test``, ...).
+
+    Examples
+    --------
+    >>> make_task("narma10", n_train=200, n_test=100).name
+    'narma10'
+    """
+    from readout import _tasks
+
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    class_name, fixed = TASKS[name]
+    cls = getattr(_tasks, class_name)
+    clash = sorted(set(fixed) & set(options))
+    if clash:
+        raise ValueError(f"task {name!r} fixes {clash}; leave them out of the options")
+    return cls.full(**fixed, **options) if full else cls(**fixed, **options)
 
 _STRATEGIES = ("random", "spread")
 
