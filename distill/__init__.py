@@ -1,6 +1,8 @@
 """Distil substrates into digital students, compile digital weights into substrates.
 
-Public names: query design (:class:`QueryBudget`, the ``*_queries`` generators,
+Public names: students (:class:`LinearStudent`, :class:`ESNStudent`,
+:class:`GRUStudent`, :class:`SpikingStudent`, with :class:`StateProbe` for intermediate
+targets); query design (:class:`QueryBudget`, the ``*_queries`` generators,
 committee-based active selection); fidelity metrics (noise-ceiling-normalised explained
 variance, spike-count correlation, van Rossum distance, task transfer, latent
 similarity, free-running statistics, :class:`FidelityReport`); :func:`compile`
@@ -43,11 +45,25 @@ from distill._query import (
     white_noise_queries,
 )
 from distill._roundtrip import RoundTripResult, crossbar_round_trip, fit_linear_student
+from distill._students import (
+    ESNStudent,
+    LinearStudent,
+    StateProbe,
+    bin_recording,
+    bin_stimulus,
+    explained_variance,
+)
+from distill._torch_students import GRUStudent, SpikingStudent
 
 __all__ = [
     "ActiveLearningResult",
     "CompileReport",
     "CompileResult",
+    "ESNStudent",
+    "GRUStudent",
+    "LinearStudent",
+    "SpikingStudent",
+    "StateProbe",
     "FidelityReport",
     "FreeRunningStatistics",
     "LatentSimilarity",
@@ -57,12 +73,15 @@ __all__ = [
     "RoundTripResult",
     "TaskTransfer",
     "active_learning_loop",
+    "bin_recording",
     "bin_responses",
+    "bin_stimulus",
     "chirp_queries",
     "committee_disagreement",
     "compare_free_running",
     "compile",
     "crossbar_round_trip",
+    "explained_variance",
     "fit_committee",
     "fit_linear_student",
     "free_running_statistics",

@@ -109,7 +109,7 @@ def _compile_crossbar(w, crossbar, *, column_scaling=True, verify_iterations=3, 
     return CompileResult(crossbar, report)
 
 
-def compile(weights, substrate, **options) -> CompileResult:  # noqa: A001 (the field's word)
+def compile(weights, substrate, **options) -> CompileResult:
     """Write ``weights`` into ``substrate`` through its device physics.
 
     Parameters
