@@ -45,11 +45,13 @@ Proc. IEEE ICNN, 1338-1341.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from distill._checks import count as _count
+from distill._checks import positive as _positive
+from distill._checks import real as _real
 from substrates._random import check_random_state
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -66,29 +68,7 @@ _REL_TOL = 1e-9
 
 
 # ----------------------------------------------------------------------------- checks
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {value}")
-    return value
 
-
-def _positive(name, value, unit="s"):
-    value = _real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0 ({unit}), got {value}")
-    return value
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return value
 
 
 def _range(name, value, unit, *, minimum_open=0.0):

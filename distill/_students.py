@@ -21,11 +21,14 @@ and the helpers that make a student's time base (:func:`bin_stimulus`,
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from distill._checks import count as _count
+from distill._checks import in_range as _in_range
+from distill._checks import nonnegative as _nonnegative
+from distill._checks import positive as _positive
 from substrates._random import check_random_state
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -48,44 +51,9 @@ _DEFAULT_ALPHAS = tuple(np.logspace(-3, 4, 15))
 # ----------------------------------------------------------------------------- checks
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {value}")
-    return value
 
 
-def _positive(name, value, unit="s"):
-    value = _real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0 ({unit}), got {value}")
-    return value
 
-
-def _nonnegative(name, value, unit):
-    value = _real(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 ({unit}), got {value}")
-    return value
-
-
-def _in_range(name, value, low, high, *, low_open=False):
-    value = _real(name, value)
-    if (value <= low if low_open else value < low) or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-    return value
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return value
 
 
 def _alphas(alphas):

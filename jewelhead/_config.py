@@ -21,7 +21,7 @@ from substrates.spiking import (
 
 __all__ = [
     "DEMO_CONFIG", "build_electrodes", "build_stimulus", "build_substrate", "load_config",
-    "refuse_unknown",
+    "read_toml", "refuse_unknown",
 ]
 
 DEMO_CONFIG = """\
@@ -92,23 +92,29 @@ def refuse_unknown(section: dict, allowed, where: str):
         raise ValueError(f"unknown key(s) {unknown} in [{where}]; allowed keys are {sorted(allowed)}")
 
 
+def read_toml(source) -> dict:
+    """Parse TOML from a path (str or Path, no newline) or from TOML text.
+
+    Raises FileNotFoundError for a missing file and ValueError for invalid TOML.
+    """
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
+        path = Path(source)
+        try:
+            source = path.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} does not exist") from None
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config is not valid TOML: {exc}") from None
+
+
 def load_config(source) -> dict:
     """Read and check a config: a path to a TOML file, or TOML text.
 
     Returns the parsed mapping (a deep copy); raises ValueError naming any unknown key.
     """
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
-        path = Path(source)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"config file {path} does not exist") from None
-    else:
-        text = source
-    try:
-        cfg = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config is not valid TOML: {exc}") from None
+    cfg = read_toml(source)
     refuse_unknown(cfg, _TOP_KEYS, "top level")
     for key in ("electrodes", "substrate"):
         if key not in cfg:

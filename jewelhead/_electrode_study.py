@@ -13,10 +13,14 @@ import copy
 import csv
 import json
 import math
-import tomllib
 from pathlib import Path
 
-from jewelhead._config import build_electrodes, build_substrate, refuse_unknown
+from jewelhead._config import (
+    build_electrodes,
+    build_substrate,
+    read_toml,
+    refuse_unknown,
+)
 
 __all__ = ["load_study_config", "run_study"]
 
@@ -26,15 +30,7 @@ _STUDY = {"task", "counts", "seeds", "strategy", "esn_units", "hidden_state", "t
 
 def load_study_config(source) -> dict:
     """Parse and check a study config (a TOML path or TOML text); unknown keys are refused by name."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        source = path.read_text()
-    try:
-        cfg = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config is not valid TOML: {exc}") from None
+    cfg = read_toml(source)
     refuse_unknown(cfg, _TOP, "top level")
     if "study" not in cfg or "substrates" not in cfg:
         raise ValueError("a study config needs a [study] section and at least one [substrates.NAME]")
@@ -73,8 +69,8 @@ def run_study(config, output=None, *, progress=True) -> dict:
     dict with "csv", "json", "png", "points" (paths) and "results" (one dict per
     substrate, as :meth:`readout.ElectrodeStudy.to_dict`).
     """
-    from readout import ElectrodeStudy, compare_electrodes, make_task
     from jewelhead._plots import plot_electrode_study
+    from readout import ElectrodeStudy, compare_electrodes, make_task
 
     cfg = load_study_config(config)
     study_cfg = cfg["study"]

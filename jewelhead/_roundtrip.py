@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
-from jewelhead._config import refuse_unknown
+from jewelhead._config import read_toml, refuse_unknown
 
 __all__ = ["ROUNDTRIP_DEMO", "load_roundtrip_config", "run_roundtrip"]
 
@@ -35,15 +34,7 @@ _ROUNDTRIP = {"substrate", "task", "verify_iterations", "reads_per_input", "n_qu
 
 def load_roundtrip_config(source) -> dict:
     """Parse and check a round-trip config (TOML path or text); unknown keys refused by name."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        source = path.read_text()
-    try:
-        cfg = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config is not valid TOML: {exc}") from None
+    cfg = read_toml(source)
     refuse_unknown(cfg, _TOP, "top level")
     section = cfg.get("roundtrip", {})
     refuse_unknown(section, _ROUNDTRIP, "roundtrip")

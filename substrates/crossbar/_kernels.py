@@ -21,37 +21,20 @@ import math
 import numpy as np
 from numba import njit
 
+from substrates._counter_rng import uniform01
 from substrates._numba import JIT
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
 _ONE = np.uint64(1)
 _TWO = np.uint64(2)
-_TWO_M53 = 1.0 / 9007199254740992.0
 _TWO_PI = 2.0 * math.pi
-
-
-@njit(**JIT)
-def _uniform(key, counter):
-    """A uniform double in [0, 1) at position ``counter`` (uint64) of the SplitMix64 stream ``key``."""
-    z = key + (counter + _ONE) * _GOLDEN
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return np.float64(z >> _S11) * _TWO_M53
 
 
 @njit(**JIT)
 def standard_normal(key, counter):
     """A standard normal (Box-Muller on uniforms ``2 counter`` and ``2 counter + 1`` of ``key``)."""
     c = np.uint64(counter) * _TWO
-    u1 = 1.0 - _uniform(key, c)  # in (0, 1]: log is finite
-    u2 = _uniform(key, c + _ONE)
+    u1 = 1.0 - uniform01(key, c)  # in (0, 1]: log is finite
+    u2 = uniform01(key, c + _ONE)
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
 
 

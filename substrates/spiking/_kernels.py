@@ -14,6 +14,7 @@ Units are SI throughout: V, A, S, F, s.
 import numpy as np
 from numba import njit
 
+from substrates._counter_rng import uniform01
 from substrates._numba import JIT
 
 # neuron models
@@ -40,24 +41,6 @@ ROW_ADAPT_INCREMENT = 11  # AdEx b (A); Izhikevich d (A)
 ROW_ADAPT_RATE = 12  # AdEx 1 / tau_w (1/s); Izhikevich a (1/s)
 N_ROWS = 13
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_TWO_M53 = 1.0 / 9007199254740992.0
-
-
-@njit(**JIT)
-def uniform01(key, counter):
-    """A uniform double in [0, 1) from SplitMix64 at position ``counter`` of stream ``key``."""
-    z = key + (np.uint64(counter) + np.uint64(1)) * _GOLDEN
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return np.float64(z >> _S11) * _TWO_M53
 
 
 @njit(**JIT)
