@@ -16,44 +16,63 @@ stimulation field), so a task drives the unit through that electrode and the ele
 records it. A population's rate is the mean rate of its neurons.
 
 The mapping is the linear-response (mean-field) one of Brunel (2000, J Comput Neurosci
-8:183) and Ostojic & Brunel (2011, PLoS Comput Biol 7:e1001056), as used to convert rate
-networks into spiking ones (Rueckauer et al. 2017, Front Neurosci 11:682, do the same
-through a measured transfer curve):
+8:183) and Ostojic & Brunel (2011, PLoS Comput Biol 7:e1001056), through a measured
+transfer curve as rate-to-spiking conversions do (Rueckauer et al. 2017, Front Neurosci
+11:682):
 
 1. *Transfer curve.* The population f-I curve ``phi(I)`` of the network's own neurons
    under its own background drive is simulated, not assumed: a probe of unconnected copies
    of the neurons (same parameters, heterogeneity, background) sits on one electrode and
-   receives a staircase of extra mean currents ``I``.
+   receives a staircase of extra mean currents ``I`` (:func:`transfer_curve`).
 2. *Operating point.* A presynaptic rate ``r_i`` through synapses of weight ``w`` and time
-   constant ``tau_syn`` gives a mean current ``w tau_syn r_i``, so with the coupling
-   ``J[i, j] = W[i, j] / phi'(I_j)`` (A per Hz) the populations settle where
-   ``I* = phi(I*) @ J`` (solved by damped iteration on the measured curve, with the slope
-   ``phi'`` re-read at each step).
-3. *Synapses (Dale's law).* A positive ``W[i, j]`` is written on the excitatory synapses
+   constant ``tau_syn`` gives a mean current ``w tau_syn r_i`` (Campbell's theorem), so
+   with couplings ``J[i, j] = W[i, j] / phi_j'`` (A per Hz) the populations settle where
+   ``I* = phi(I*) @ J``: solved by damped iteration, and, because the programmed synapses
+   also add input noise that flattens the curve, alternated (3 rounds) with re-measuring
+   each population's curve under a noise-matched drive (diffusion approximation: the
+   probe's background weight and synaptic time constant are set so that its membrane
+   variance and correlation time equal background plus programmed input; Fourcaud &
+   Brunel 2002, Neural Comput 14:2057).
+3. *Slopes.* At the operating point each population's gain to mean current, ``g_j``, is
+   calibrated on the noise-matched probe by the same central difference the read-back
+   uses, and its gain to input variance, ``h_j``, likewise. A presynaptic rate changes both
+   the mean (``J``) and the variance (``c_ij J^2``, shot noise) of the input, so ``J`` is
+   the root of ``g_j J + h_j c_ij J^2 = W[i, j]``: excitation needs a little less weight,
+   inhibition more, and an inhibition so strong that the noise it adds outweighs it cannot
+   be reached (``details["saturated_connections"]``, written at its strongest).
+4. *Synapses (Dale's law).* A positive ``W[i, j]`` is written on the excitatory synapses
    from population ``i`` onto population ``j``, a negative one on its inhibitory
-   synapses (the two halves of a differential pair): every such synapse gets the same
-   weight ``J[i, j] N_j / (tau_syn M_ij)``, with ``M_ij`` the synapses of that sign from
-   ``i`` to ``j`` and ``N_j`` the size of ``j``, so a neuron of ``j`` receives on average
-   ``J[i, j]`` per Hz of ``i``. The wiring is the culture's own: a connection without any
-   synapse cannot be written (listed in ``details["unreachable_connections"]``). With
-   ``silence_rest`` (default) every other synapse is written to 0, which isolates the
-   circuit from the rest of the culture. :meth:`SpikingNetwork.program` applies the
-   write noise and the weight limit.
-4. *Read-back.* The effective weights are measured from the programmed network by linear
+   synapses (the two halves of a differential pair). Each synapse onto neuron ``l`` gets
+   ``J[i, j] / (tau_syn m_l)`` with ``m_l`` the synapses of that sign from ``i`` onto
+   ``l`` (normalised per neuron, so every neuron reached receives the same mean; scaled
+   by ``N_j / reached`` so the population's mean is ``J``). The wiring is the culture's
+   own: a connection without any synapse cannot be written
+   (``details["unreachable_connections"]``). With ``silence_rest`` (default) every other
+   synapse is written to 0, isolating the circuit from the rest of the culture.
+   :meth:`SpikingNetwork.program` applies the write noise and the weight limit.
+5. *Read-back.* The effective weights are measured from the programmed network by linear
    response: each population's electrode injects a small DC current, ``+dI`` then ``-dI``
    (the same background noise both times: common random numbers), and the population rate
-   changes ``R[k, :]`` (Hz, from the ground-truth spikes) obey
-   ``R = D S + R W_eff``, where ``D[k, j]`` is the direct mean current experiment ``k``
-   puts into population ``j`` (from the stimulation coupling, cross-talk included) and
-   ``S`` the slopes at the measured operating rates. Hence ``W_eff = R^-1 (R - D S)``.
-   This is what ``report.written`` holds, not the synaptic weights set.
+   changes ``R[k, :]`` (Hz, from the ground-truth spikes) obey ``R = D G + R W_eff``,
+   where ``D[k, j]`` is the direct mean current experiment ``k`` puts into population
+   ``j`` (from the stimulation coupling, cross-talk included) and ``G`` the gains of the
+   noise-matched probes at the *measured* operating rates. Hence
+   ``W_eff = R^-1 (R - D G)``. This is what ``report.written`` holds, not the synaptic
+   weights set. (At zero frequency a population's gain and its self-coupling ``W[j, j]``
+   enter together, so the gain must come from outside the loop; an in-situ estimate from
+   the spread of electrode current within a population is reported as a check,
+   ``details["in_situ_gain_Hz_per_A"]``.)
 
-Known sources of error: finite populations and measurement time (``details
-["measurement_sd"]``, from the spread over sub-windows and of the fitted slope), write
-noise and clipping, the second-order change of input noise that programmed synapses add
-(which changes the slope a little), and the synaptic-count granularity of sparse wiring.
-Inputs (a rate network's input weights) are not synapses here: a task reaches the
-populations through their electrodes (``network.encoding``).
+Known sources of error, largest first for the default culture: read-back noise (finite
+populations and windows: ``details["measurement_sd"]``, a jackknife over sub-windows
+plus the gains' standard errors), the saturation of strong inhibition, the diffusion
+approximation of a few large synapses per neuron (heterogeneous across neurons), write
+noise and clipping. Connections need a few synapses per neuron (``synapse_counts`` /
+population size) for the mean-field mapping to hold: a sparse culture writes worse.
+Strong net inhibition of a population by the others' baseline activity silences it,
+which is refused (``ValueError``). Inputs (a rate network's input weights) are not
+synapses here: a task reaches the populations through their electrodes
+(``network.encoding``).
 """
 
 from __future__ import annotations
@@ -70,7 +89,7 @@ from substrates._stimulus import Stimulus
 __all__ = ["compile_spiking", "transfer_curve"]
 
 _CURVE_LEVELS = np.linspace(-0.5, 0.5, 11)  # probe currents, in units of the rheobase scale
-_N_BLOCKS = 4  # sub-windows of each read-back run, for the noise estimate
+_N_BLOCKS = 5  # sub-windows of each read-back run, for the noise estimate
 _PROBE_NEURONS = 200  # probe population: rate SEM ~ sqrt(r / (200 T)), ~2 % at 6 Hz, 1 s
 _OUTER_ITERATIONS = 3  # operating point <-> input-noise rounds (converges in 2-3)
 
@@ -83,9 +102,13 @@ def _rheobase_scale(network):
     return neuron.membrane_capacitance * gap / tau
 
 
-def _probe(network, n_neurons, random_state, background):
+def _probe(network, n_neurons, random_state, background, synapses=None):
     """Unconnected copies of the network's neurons, all at one height above one electrode."""
-    from substrates.spiking import ConnectivityParameters, SpikingNetwork, TissueParameters
+    from substrates.spiking import (
+        ConnectivityParameters,
+        SpikingNetwork,
+        TissueParameters,
+    )
 
     height = 10e-6
     return SpikingNetwork(
@@ -94,7 +117,7 @@ def _probe(network, n_neurons, random_state, background):
         dt=network.dt,
         excitatory_fraction=1.0,
         neuron=network.neuron,
-        synapses=network.synapses,
+        synapses=synapses if synapses is not None else network.synapses,
         connectivity=ConnectivityParameters(connection_probability=0.0),
         background=background,
         tissue=TissueParameters(size=1e-9, soma_height_min=height, soma_height_max=height),
@@ -110,8 +133,8 @@ def _probe(network, n_neurons, random_state, background):
 def _staircase(probe, currents, duration, warmup):
     """Per-neuron rates (n_levels, n_neurons), Hz, of ``probe`` held at each current in turn."""
     coupling = probe.stimulation_coupling[:, 0]  # membrane A per electrode A (all equal)
-    hold = int(round((warmup + duration) / probe.dt))
-    skip = int(round(warmup / probe.dt))
+    hold = round((warmup + duration) / probe.dt)
+    skip = round(warmup / probe.dt)
     electrode = np.repeat(currents / coupling.mean(), hold)[:, None]
     times, neurons = probe.spikes(currents.size * hold * probe.dt, Stimulus(electrode, probe.dt, "A"))
     level, within = np.divmod(np.rint(times / probe.dt).astype(np.int64), hold)
@@ -217,38 +240,62 @@ def _noise_weight(network, tau_syn):
     return tau_syn / math.sqrt(tau_m + tau_syn)
 
 
-def _matched_background(network, extra_variance):
-    """Background drives that add ``extra_variance`` (n_units,) to the network's own.
+def _matched_drive(network, extra):
+    """Probe drives that add the programmed synapses' input noise to the network's own.
 
-    Diffusion approximation (Brunel 2000): a neuron's rate depends on the mean and the
-    variance of its input, not on which synapses carry it. The probe keeps the network's
-    background (same sources and rate) with a larger weight, so its membrane variance
-    equals background plus programmed synapses; the extra mean this brings is returned
-    (A, (n_units,)) and subtracted from the probe's current axis.
+    Diffusion approximation (Brunel 2000; Fourcaud & Brunel 2002): a neuron's rate
+    depends on the mean, the variance and the correlation time of its input, not on which
+    synapses carry it. Each probe keeps the network's background (same sources and rate)
+    with a weight and a synaptic time constant chosen so that its membrane variance equals
+    background plus programmed synapses and its time constant is their variance-weighted
+    mean. The extra mean this brings is returned (A, (n_units,)) and subtracted from the
+    probe's current axis.
+
+    Parameters
+    ----------
+    extra : array of shape (n_units, 2)
+        Programmed input per population: variance-equivalent (see _noise_weight) and
+        the same weighted by each input's synaptic time constant (A^2 s^2).
+
+    Returns
+    -------
+    drives : list of (BackgroundParameters, SynapseParameters); shifts : (n_units,) A.
     """
+    import dataclasses
+
     from substrates.spiking import BackgroundParameters
 
     bg = network.background
     tau_e = network.synapses.excitatory_time_constant
-    base = bg.n_inputs * bg.rate * (bg.weight * _noise_weight(network, tau_e)) ** 2
-    out, shift = [], []
-    for extra in np.atleast_1d(extra_variance):
-        weight = bg.weight * math.sqrt((base + extra) / base)
-        out.append(BackgroundParameters(bg.n_inputs, bg.rate, weight))
-        shift.append(bg.n_inputs * bg.rate * (weight - bg.weight) * tau_e)
-    return out, np.asarray(shift)
+    tau_m = network.neuron.time_constants()["membrane_time_constant"]
+    sources = bg.n_inputs * bg.rate
+    base = sources * (bg.weight * _noise_weight(network, tau_e)) ** 2
+    drives, shifts = [], []
+    for variance, weighted in np.atleast_2d(extra):
+        total = base + variance
+        tau = (base * tau_e + weighted) / total
+        if abs(tau - tau_m) < 1e-9:  # the exact LIF propagator needs tau_s != tau_m
+            tau += 1e-8
+        weight = math.sqrt(total / sources) / _noise_weight(network, tau)
+        drives.append((BackgroundParameters(bg.n_inputs, bg.rate, weight),
+                       dataclasses.replace(network.synapses, excitatory_time_constant=tau)))
+        shifts.append(sources * (weight * tau - bg.weight * tau_e))
+    return drives, np.asarray(shifts)
 
 
-def _synaptic_input(network, synaptic_weight, counts, sizes, rates, write_noise):
-    """Extra shot-noise variance (A^2 s, in units of _noise_weight) that the programmed
-    synapses bring to each population at presynaptic ``rates`` (Hz)."""
+def _input_variance(network, table, used, target, src_pop, tgt_pop, sizes, rates, write_noise):
+    """Input noise that the programmed synapses ``target`` bring, on average, to a neuron
+    of each population when the populations fire at ``rates`` (Hz): (n_units, 2), the
+    variance-equivalent (A^2 s, see _noise_weight) and the same times each input's
+    synaptic time constant."""
     syn = network.synapses
-    tau = np.where(synaptic_weight >= 0, syn.excitatory_time_constant,
-                   syn.inhibitory_time_constant)
-    factor = np.vectorize(lambda t: _noise_weight(network, t))(tau)
-    per_neuron = counts / sizes[None, :]
-    return np.sum(per_neuron * rates[:, None] * (synaptic_weight * factor) ** 2
-                  * (1.0 + write_noise**2), axis=0)
+    tau = np.where(target[used] >= 0, syn.excitatory_time_constant, syn.inhibitory_time_constant)
+    factor = np.vectorize(lambda t: _noise_weight(network, t))(tau) if tau.size else tau
+    contribution = rates[src_pop[used]] * (target[used] * factor) ** 2 * (1.0 + write_noise**2)
+    out = np.zeros((sizes.size, 2))
+    np.add.at(out[:, 0], tgt_pop[used], contribution)
+    np.add.at(out[:, 1], tgt_pop[used], contribution * tau)
+    return out / sizes[:, None]
 
 
 # ---------------------------------------------------------------- layout
@@ -321,62 +368,129 @@ def _check_options(population_size, duration, warmup, write_noise, perturbation,
                              f"got {value!r}")
 
 
-def _slope(network, background, current, delta, duration, warmup, seed):
+def _slope(network, drive, current, delta, duration, warmup, seed):
     """Slope (Hz/A) of the probe's curve at ``current`` by a central difference of
     +-``delta`` with common random numbers (the same background spikes both times), the
     estimator the read-back uses, so the two share their curvature bias. Returns
     (slope, standard error)."""
-    probe = _probe(network, _PROBE_NEURONS, seed, background)
+    probe = _probe(network, _PROBE_NEURONS, seed, *drive)
     up = _staircase(probe, np.array([current + delta]), duration, warmup)[0]
     probe.reset()
     down = _staircase(probe, np.array([current - delta]), duration, warmup)[0]
     diff = (up - down) / (2.0 * delta)
-    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size))
+    return diff.mean(), diff.std(ddof=1) / math.sqrt(diff.size)
 
 
-def _read_back(network, w, populations, pop_of, chosen, delta, duration, warmup, seed):
-    """Rate responses to +-``delta`` on each population's electrode (common random numbers).
+def _variance_slope(network, extra, current, duration, warmup, seed):
+    """Rate change (Hz) per unit of added input variance (A^2 s, see _noise_weight) at
+    fixed mean current ``current`` (A over the network's background), for a population
+    whose programmed input is ``extra`` (2,) (see _matched_drive): a central difference
+    of +-20 % of the total variance, with common random numbers. Returns (slope, sem)."""
+    (drive,), _ = _matched_drive(network, np.asarray(extra)[None, :])
+    bg = network.background
+    total = bg.n_inputs * bg.rate * (bg.weight * _noise_weight(
+        network, network.synapses.excitatory_time_constant)) ** 2 + extra[0]
+    tau = drive[1].excitatory_time_constant
+    step = 0.2 * total
+    rates = []
+    for sign in (1.0, -1.0):
+        moved = np.array([extra[0] + sign * step, extra[1] + sign * step * tau])
+        (drive,), (shift,) = _matched_drive(network, moved[None, :])
+        probe = _probe(network, _PROBE_NEURONS, seed, *drive)
+        rates.append(_staircase(probe, np.array([current - shift]), duration, warmup)[0])
+    diff = (rates[0] - rates[1]) / (2.0 * step)
+    return diff.mean(), diff.std(ddof=1) / math.sqrt(diff.size)
 
-    Returns (response R (n, n) Hz, direct D (n, n) A, block responses (n, blocks, n),
-    mean rates (n,) Hz)."""
+
+def _couplings(w, gain, variance_gain, variance_per_rate):
+    """Couplings J (A/Hz) whose effect through the mean and the variance of the input,
+    ``gain_j J + variance_gain_j c_ij J^2``, equals ``w``: the root of that quadratic that
+    tends to ``w / gain`` as the variance term vanishes. Where no root exists (an
+    inhibition so strong that the noise it adds outweighs it), the coupling of largest
+    effect is taken. Returns (J, bool mask of those saturated)."""
+    a = variance_gain[None, :] * variance_per_rate
+    b = gain[None, :]
+    disc = b**2 + 4.0 * a * w
+    saturated = disc < 0
+    root = 2.0 * w / (b + np.sqrt(np.maximum(disc, 0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        best = np.where(a != 0, -b / (2.0 * a), 0.0)
+    return np.where(saturated, best, root), saturated
+
+
+def _read_back(network, populations, pop_of, chosen, delta, duration, warmup, seed):
+    """Responses to +-``delta`` on each population's electrode (common random numbers).
+
+    Experiment ``k`` holds a DC current on population ``k``'s electrode that puts a mean
+    ``+-delta[k]`` (A) into that population's membranes, ``warmup + duration`` long, both
+    signs from the same reset state and background spikes.
+
+    Returns
+    -------
+    response : (n_experiments, n_blocks, n_circuit) Hz
+        Half the rate difference (+ minus -) of every circuit neuron (the populations
+        concatenated) in each sub-window.
+    direct : (n_experiments, n_circuit) A
+        The membrane current the electrode puts into each circuit neuron (for +).
+    rates : (n_circuit,) Hz
+        Mean rate of each circuit neuron over all runs (the operating point).
+    """
     n = len(populations)
+    circuit = np.concatenate(populations)
+    position = np.full(network.n_neurons, -1)
+    position[circuit] = np.arange(circuit.size)
     array = network.electrodes
     column = {int(e): c for c, e in enumerate(array.stimulating_electrodes)}
     coupling = network.stimulation_coupling  # (n_neurons, n_stimulating)
-    cross = np.array([[coupling[populations[j], column[int(chosen[k])]].mean() for j in range(n)]
-                      for k in range(n)])  # mean membrane A in population j per A at electrode k
-    own = np.diag(cross).copy()
-    hold = int(round((warmup + duration) / network.dt))
-    skip = int(round(warmup / network.dt))
+    own = np.array([coupling[populations[k], column[int(chosen[k])]].mean() for k in range(n)])
+    electrode_current = delta / own  # A at the electrode (negative: cathodic depolarises)
+    direct = np.array([coupling[circuit, column[int(chosen[k])]] * electrode_current[k]
+                       for k in range(n)])
+    hold = round((warmup + duration) / network.dt)
+    skip = round(warmup / network.dt)
     block = (hold - skip) // _N_BLOCKS
-    counts = np.zeros((n, 2, _N_BLOCKS, n))  # experiment, sign, block, population
-    sizes = np.array([p.size for p in populations], dtype=float)
+    counts = np.zeros((n, 2, _N_BLOCKS, circuit.size))
     for k in range(n):
         for s, sign in enumerate((1.0, -1.0)):
             data = np.zeros((hold, array.n_stimulating))
-            data[:, column[int(chosen[k])]] = sign * delta[k] / own[k]
+            data[:, column[int(chosen[k])]] = sign * electrode_current[k]
             network.reset(seed)
             times, neurons = network.spikes(hold * network.dt, Stimulus(data, network.dt, "A"))
             steps = np.rint(times / network.dt).astype(np.int64) - skip
-            p = pop_of[neurons]
-            keep = (steps >= 0) & (steps < block * _N_BLOCKS) & (p >= 0)
-            np.add.at(counts[k, s], (steps[keep] // block, p[keep]), 1.0)
+            where = position[neurons]
+            keep = (steps >= 0) & (steps < block * _N_BLOCKS) & (where >= 0)
+            np.add.at(counts[k, s], (steps[keep] // block, where[keep]), 1.0)
     network.reset()
-    rates = counts / (sizes * block * network.dt)  # Hz
-    blocks = 0.5 * (rates[:, 0] - rates[:, 1])
-    direct = delta[:, None] * cross / own[:, None]
-    return blocks.mean(axis=1), direct, blocks, rates.mean(axis=(0, 1, 2))
+    rates = counts / (block * network.dt)
+    return 0.5 * (rates[:, 0] - rates[:, 1]), direct, rates.mean(axis=(0, 1, 2))
 
 
-def _effective(response, direct, slopes):
-    """W_eff from R = D S + R W_eff (least squares)."""
-    return np.linalg.lstsq(response, response - direct * slopes[None, :], rcond=None)[0]
+def _in_situ_gain(response, direct, members):
+    """Each population's gain (Hz/A) to its own membrane current, measured in place.
+
+    Within a population the electrode's current falls off with distance, so neurons
+    receive different direct currents but (their synapses being normalised per neuron)
+    the same synaptic input change; regressing each neuron's rate change on its direct
+    current, with one intercept per experiment (the shared recurrent input), separates
+    the population's gain from its recurrent loop.
+    """
+    gain = np.empty(len(members))
+    for j, idx in enumerate(members):
+        x = direct[:, idx] - direct[:, idx].mean(axis=1, keepdims=True)
+        y = response[:, idx] - response[:, idx].mean(axis=1, keepdims=True)
+        gain[j] = np.sum(x * y) / np.sum(x * x)
+    return gain
 
 
+def _effective(response, direct, members, gain):
+    """W_eff from R = D G + R W_eff at the population level (least squares)."""
+    r = np.stack([response[:, idx].mean(axis=1) for idx in members], axis=1)
+    d = np.stack([direct[:, idx].mean(axis=1) for idx in members], axis=1)
+    return np.linalg.lstsq(r, r - d * gain[None, :], rcond=None)[0]
 def compile_spiking(weights, network, *, population_size: int = 40, electrodes=None,
                     duration: float = 2.0, warmup: float = 0.2, write_noise: float = 0.1,
                     weight_limit: float | None = None, silence_rest: bool = True,
-                    perturbation: float = 0.3, verify_iterations: int = 1,
+                    perturbation: float = 0.3, verify_iterations: int = 0,
                     transfer_duration: float = 1.0, random_state=None) -> CompileResult:
     """Write a rate network's recurrent weights into a :class:`SpikingNetwork`.
 
@@ -410,9 +524,11 @@ def compile_spiking(weights, network, *, population_size: int = 40, electrodes=N
     perturbation : float > 0
         Read-back drive: the rate change (as a fraction of the operating rate, at least
         1 Hz) that the direct current alone causes.
-    verify_iterations : int >= 0
+    verify_iterations : int >= 0, default 0
         Program-and-verify rounds: each corrects the couplings by the read-back error,
-        ``J += (W - W_eff) / S``, rewrites and reads back again.
+        ``J += (W - W_eff) / G``, rewrites and reads back again. Each correction carries
+        the read-back's noise into the weights, so it helps only when ``duration`` makes
+        ``measurement_sd`` small against the error (with the 2 s default it does not).
     transfer_duration : float, s
         Counting window per level of the transfer curves and slope calibrations.
     random_state : int, Generator, SeedSequence or None
@@ -425,16 +541,18 @@ def compile_spiking(weights, network, *, population_size: int = 40, electrodes=N
         back (same units); ``report.details``: ``electrodes`` (n_units,),
         ``populations`` (lists of neuron indices), ``recording_channels`` (the electrode
         seeing each population best), ``synaptic_weight_A`` (n_units, n_units: the
-        target weight of each used synapse, before write noise), ``synapse_counts``
-        (synapses used per connection), ``clipped_synapses``,
+        mean target weight of a used synapse, before write noise), ``synapse_counts``
+        (synapses used per connection), ``reached_fraction`` (of the target population's
+        neurons that receive them), ``clipped_synapses``,
         ``unreachable_connections`` ([i, j] asked but without a synapse),
         ``transfer_current_A`` / ``transfer_rate_Hz`` / ``transfer_sem_Hz`` (the curve
         under the network's background), ``operating_current_A`` / ``operating_rate_Hz``
-        (mean-field prediction), ``slope_Hz_per_A`` (the slope programmed with),
-        ``measured_rate_Hz``, ``measured_slope_Hz_per_A`` (the read-back's),
-        ``perturbation_current_A``, ``measurement_sd`` (n_units, n_units: sd of
-        ``written`` from measurement noise) and ``verify_errors`` (relative error of each
-        read-back).
+        (mean-field prediction), ``slope_Hz_per_A`` (the probe's slope programmed
+        with), ``measured_rate_Hz``, ``measured_slope_Hz_per_A`` (the in-situ gain of
+        the read-back),
+        ``perturbation_current_A``, ``measurement_sd`` (n_units, n_units: jackknife sd
+        of ``written`` over sub-windows of the read-back) and ``verify_errors``
+        (relative error of each read-back).
 
     Raises
     ------
@@ -493,7 +611,7 @@ def compile_spiking(weights, network, *, population_size: int = 40, electrodes=N
     probe_seed = int(streams["transfer"].integers(2**63))  # one seed: common random numbers
     measure_seed = int(streams["measure"].integers(2**63))
 
-    # wiring between populations, by sign of the source
+    # the culture's wiring between populations: which synapses carry which connection
     table = network.synapse_table
     pop_of = np.full(network.n_neurons, -1)
     for k, pop in enumerate(populations):
@@ -501,106 +619,142 @@ def compile_spiking(weights, network, *, population_size: int = 40, electrodes=N
     src, tgt = pop_of[table.source], pop_of[table.target]
     inside = (src >= 0) & (tgt >= 0)
     src_e = excitatory[table.source]
-    count_e, count_i = np.zeros((n, n), np.int64), np.zeros((n, n), np.int64)
-    np.add.at(count_e, (src[inside & src_e], tgt[inside & src_e]), 1)
-    np.add.at(count_i, (src[inside & ~src_e], tgt[inside & ~src_e]), 1)
+    positive = w > 0
+    used = inside & (w[src, tgt] != 0) & (src_e == positive[src, tgt])
     sizes = np.array([p.size for p in populations], dtype=float)
     syn = network.synapses
-    positive = w > 0
+    # per target neuron: m synapses from the source population share its coupling, and
+    # the neurons reached carry the population's mean (normalised per neuron)
+    key = src[used] * network.n_neurons + table.target[used]
+    _, which, per_neuron = np.unique(key, return_inverse=True, return_counts=True)
+    counts = np.zeros((n, n), np.int64)
+    np.add.at(counts, (src[used], tgt[used]), 1)
+    reached = np.zeros((n, n))
+    np.add.at(reached, (src[used], tgt[used]), 1.0 / per_neuron[which])
     tau_syn = np.where(positive, syn.excitatory_time_constant, syn.inhibitory_time_constant)
-    counts = np.where(w == 0, 0, np.where(positive, count_e, count_i))
+    norm = (sizes[tgt[used]] / reached[src[used], tgt[used]]
+            / (tau_syn[src[used], tgt[used]] * per_neuron[which]))
     reachable = counts > 0
     unreachable = np.argwhere((w != 0) & ~reachable).tolist()
     limit = weight_limit if weight_limit is not None else \
         10.0 * max(syn.excitatory_weight, abs(syn.inhibitory_weight))
 
-    def synaptic(coupling):  # uniform weight of each connection's synapses (A)
-        return np.where(reachable, coupling * sizes[None, :] / (tau_syn * np.maximum(counts, 1)), 0.0)
+    def targets(coupling):  # target weight of every synapse (A) for couplings J (A/Hz)
+        out = np.zeros(table.weight.size) if silence_rest else np.where(inside, 0.0, table.weight)
+        out[used] = coupling[src[used], tgt[used]] * norm
+        return out
+
+    def variance(coupling, rates):
+        return _input_variance(network, table, used, targets(coupling), src, tgt, sizes, rates,
+                               write_noise)
 
     # 1. transfer curve under the background, then noise-matched curves per population
     levels = _rheobase_scale(network) * _CURVE_LEVELS
     curve0, sem0 = transfer_curve(network, levels, duration=transfer_duration, random_state=probe_seed)
     curves = [curve0] * n
-    backgrounds, shifts = [bg] * n, np.zeros(n)
+    drives, shifts = [(bg, network.synapses)] * n, np.zeros(n)
     current = np.zeros(n)
     for outer in range(_OUTER_ITERATIONS):
         # 2. mean-field fixed point I* = phi(I*) @ J, J = W / phi'(I*), on these curves
         for _ in range(500):
+            current = np.clip(current, levels[0], levels[-1])
             fits = [_local_fit(levels, curves[j], current[j]) for j in range(n)]
-            rate = np.array([f[0][0] for f in fits])
+            rate = np.maximum(np.array([f[0][0] for f in fits]), 0.0)
             slope = np.array([f[1][0] for f in fits])
-            if np.any(slope <= 0) or np.any(rate <= 0):
-                raise ValueError(
-                    "the populations fall silent at their operating point (transfer slope "
-                    "<= 0): a stronger background drive, or smaller weights, keeps them firing"
-                )
-            coupling = np.where(reachable, w / slope[None, :], 0.0)
+            # a floor keeps W / slope finite while the iteration passes a flat stretch
+            floor = 1e-2 * np.max(np.abs(np.diff(curve0) / np.diff(levels)))
+            coupling = np.where(reachable, w / np.maximum(slope, floor)[None, :], 0.0)
             new = rate @ coupling
             done = np.max(np.abs(new - current)) < 1e-4 * np.ptp(levels)
             current = 0.5 * current + 0.5 * new
             if done:
                 break
+        if np.any(slope <= floor) or np.any(rate < 0.1):
+            raise ValueError(
+                "the populations fall silent at their operating point (rate < 0.1 Hz or a flat "
+                "transfer curve): a stronger background drive, or weaker inhibition, keeps "
+                "them firing"
+            )
         if outer == _OUTER_ITERATIONS - 1 or not np.any(reachable):
             break
-        extra = _synaptic_input(network, synaptic(coupling), counts, sizes, rate, write_noise)
-        backgrounds, shifts = _matched_background(network, extra)
-        curves = [transfer_curve(network, levels - shifts[j], duration=transfer_duration,
-                                 background=backgrounds[j], random_state=probe_seed)[0]
+        drives, shifts = _matched_drive(network, variance(coupling, rate))
+        curves = [_staircase(_probe(network, _PROBE_NEURONS, probe_seed, *drives[j]),
+                             levels - shifts[j], transfer_duration, warmup).mean(axis=1)
                   for j in range(n)]
     delta = perturbation * np.maximum(rate, 1.0) / slope  # read-back drive (A)
-    calibrated = np.array([_slope(network, backgrounds[j], current[j] - shifts[j], delta[j],
+    calibrated = np.array([_slope(network, drives[j], current[j] - shifts[j], delta[j],
                                   transfer_duration, warmup, probe_seed)[0] for j in range(n)])
-    coupling = np.where(reachable, w / calibrated[None, :], 0.0)
+    # a presynaptic rate also changes the variance of the input (shot noise): its effect,
+    # d rate / d variance, adds to the mean's (excitation gains, inhibition loses)
+    extra = variance(coupling, rate)
+    variance_gain = np.array([_variance_slope(network, extra[j], current[j], transfer_duration,
+                                              warmup, probe_seed)[0] for j in range(n)])
+    per_rate = np.zeros((n, n))  # variance per Hz of the source, per unit coupling^2
+    unit = np.zeros(table.weight.size)
+    unit[used] = norm
+    factor = np.where(positive, _noise_weight(network, syn.excitatory_time_constant),
+                      _noise_weight(network, syn.inhibitory_time_constant))
+    np.add.at(per_rate, (src[used], tgt[used]),
+              (unit[used] * factor[src[used], tgt[used]]) ** 2 * (1.0 + write_noise**2))
+    per_rate /= sizes[None, :]
+    coupling, saturated = _couplings(w, calibrated, variance_gain, per_rate)
+    coupling = np.where(reachable, coupling, 0.0)
 
     # 3. write, 4. read back; program-and-verify
+    offsets = np.cumsum([0] + [p.size for p in populations])
+    members = [np.arange(offsets[k], offsets[k + 1]) for k in range(n)]
+    index = None if silence_rest else np.flatnonzero(inside)
     errors = []
     for iteration in range(verify_iterations + 1):
-        target_weight = synaptic(coupling)
-        target = np.zeros(table.weight.size) if silence_rest else np.where(inside, 0.0, table.weight)
-        used = inside & reachable[np.maximum(src, 0), np.maximum(tgt, 0)] \
-            & (src_e == positive[np.maximum(src, 0), np.maximum(tgt, 0)])
-        target[used] = target_weight[src[used], tgt[used]]
-        index = None if silence_rest else np.flatnonzero(inside)
-        chosen_target = target if silence_rest else target[index]
-        network.program(chosen_target, synapses=index, write_noise=write_noise,
+        target = targets(coupling)
+        target = target if silence_rest else target[index]
+        network.program(target, synapses=index, write_noise=write_noise,
                         weight_limit=weight_limit, random_state=streams["write"])
-        clipped = int(np.count_nonzero(np.abs(chosen_target) > limit))
-        response, direct, blocks, measured_rate = _read_back(
-            network, w, populations, pop_of, chosen, delta, duration, warmup, measure_seed)
-        inv = np.array([_inverse(levels, curves[j], measured_rate[j]) for j in range(n)])
-        extra = _synaptic_input(network, target_weight, counts, sizes, measured_rate, write_noise)
-        matched, matched_shift = _matched_background(network, extra)
-        calib = [_slope(network, matched[j], inv[j] - matched_shift[j], delta[j],
-                        transfer_duration, warmup, probe_seed) for j in range(n)]
-        measured_slope = np.array([c[0] for c in calib])
-        slope_sem = np.array([c[1] for c in calib])
-        effective = _effective(response, direct, measured_slope)
+        clipped = int(np.count_nonzero(np.abs(target) > limit))
+        response, direct, neuron_rates = _read_back(network, populations, pop_of, chosen, delta,
+                                                    duration, warmup, measure_seed)
+        mean_response = response.mean(axis=1)
+        measured_rate = np.array([neuron_rates[m].mean() for m in members])
+        # the gain of each population to its own direct current: the noise-matched probe
+        # at the measured operating rate (the in-situ regression is kept as a check)
+        matched, matched_shift = _matched_drive(network, variance(coupling, measured_rate))
+        at = np.array([_inverse(levels, curves[j], measured_rate[j]) for j in range(n)])
+        calib = np.array([_slope(network, matched[j], at[j] - matched_shift[j], delta[j],
+                                 transfer_duration, warmup, probe_seed) for j in range(n)])
+        gain, gain_sem = calib[:, 0], calib[:, 1]
+        effective = _effective(mean_response, direct, members, gain)
         errors.append(CompileReport(w, effective).relative_error)
         if iteration < verify_iterations:
-            corrected = coupling + (w - effective) / measured_slope[None, :]
+            corrected = coupling + (w - effective) / gain[None, :]
             coupling = np.where(reachable, np.where(positive, np.maximum(corrected, 0.0),
                                                     np.minimum(corrected, 0.0)), 0.0)
-
-    # measurement noise: spread of R over sub-windows and of the calibrated slopes,
-    # propagated by Monte Carlo
-    response_sd = blocks.std(axis=1, ddof=1) / math.sqrt(_N_BLOCKS)
-    rng = np.random.default_rng(measure_seed)
-    draws = [_effective(response + response_sd * rng.standard_normal(response.shape), direct,
-                        measured_slope + slope_sem * rng.standard_normal(n)) for _ in range(200)]
-    measurement_sd = np.std(draws, axis=0, ddof=1)
+    # measurement noise: jackknife over the sub-windows of the read-back, plus the
+    # calibrated gains' standard errors propagated to first order
+    jack = np.asarray([_effective(np.delete(response, b, axis=1).mean(axis=1), direct, members,
+                                  gain) for b in range(_N_BLOCKS)])
+    variance_w = (_N_BLOCKS - 1) / _N_BLOCKS * np.sum((jack - jack.mean(axis=0)) ** 2, axis=0)
+    for j in range(n):
+        step = np.zeros(n)
+        step[j] = gain_sem[j]
+        variance_w += (_effective(mean_response, direct, members, gain + step) - effective) ** 2
+    measurement_sd = np.sqrt(variance_w)
+    in_situ = _in_situ_gain(mean_response, direct, members)
 
     array = network.electrodes
     recording = network.recording_gain
     channels = [int(array.recording_electrodes[np.argmax(np.abs(recording[pop]).mean(axis=0))])
                 if recording.shape[1] else None for pop in populations]
+    mean_weight = np.zeros((n, n))
+    np.add.at(mean_weight, (src[used], tgt[used]), targets(coupling)[used])
     report = CompileReport(
         asked=w, written=effective,
         details={
             "electrodes": chosen.astype(np.int64),
             "populations": [pop.tolist() for pop in populations],
             "recording_channels": channels,
-            "synaptic_weight_A": synaptic(coupling),
+            "synaptic_weight_A": mean_weight / np.maximum(counts, 1),
             "synapse_counts": counts,
+            "reached_fraction": reached / sizes[None, :],
             "clipped_synapses": clipped,
             "unreachable_connections": unreachable,
             "weight_limit_A": float(limit),
@@ -610,8 +764,11 @@ def compile_spiking(weights, network, *, population_size: int = 40, electrodes=N
             "operating_current_A": current,
             "operating_rate_Hz": rate,
             "slope_Hz_per_A": calibrated,
+            "variance_slope": variance_gain,
+            "saturated_connections": np.argwhere(saturated & reachable).tolist(),
             "measured_rate_Hz": measured_rate,
-            "measured_slope_Hz_per_A": measured_slope,
+            "measured_slope_Hz_per_A": gain,
+            "in_situ_gain_Hz_per_A": in_situ,
             "perturbation_current_A": delta,
             "measurement_sd": measurement_sd,
             "verify_errors": errors,

@@ -147,8 +147,8 @@ class SpikingNetwork:
 
     #: ground-truth time series that make up the full state (see substrates._protocol)
     hidden_state_keys = ("membrane_potential",)
-    #: synaptic weights cannot be written through the electrodes (yet)
-    programmable = False
+    #: synaptic weights can be written (see :meth:`program`): a simulated culture only
+    programmable = True
 
     def __init__(
         self,
@@ -532,6 +532,106 @@ class SpikingNetwork:
         """All synapses with their current weights (copies)."""
         return SynapseTable(self._syn_source.copy(), self._targets.astype(np.int64), self._weights.copy(),
                             self._delay_steps.copy(), self._plastic.copy())
+
+    def program(self, weights, *, synapses=None, write_noise: float = 0.0, weight_limit=None,
+                random_state=None) -> np.ndarray:
+        """Write synaptic weights; returns the weights actually written.
+
+        There is no such operation for real tissue: a culture's synapses change only
+        through plasticity that a protocol induces (paired optogenetic or electrical
+        stimulation, pharmacology), imprecisely and with bounded strength. This method is
+        that write for the simulated culture: every target weight is multiplied by
+        ``1 + write_noise * N(0, 1)`` (independent per synapse) and clipped to the allowed
+        range, ``[0, weight_limit]`` for an excitatory source and ``[-weight_limit, 0]``
+        for an inhibitory one (current synapses; ``[0, weight_limit]`` for both with
+        conductance synapses). Dale's law holds: a synapse keeps its source's sign, and a
+        target of the wrong sign is refused. The wiring (who connects to whom, delays) is
+        fixed: only strengths change. The programme persists: :meth:`reset` restores the
+        programmed weights (undoing what STDP changed since), not those the network was
+        built with.
+
+        Parameters
+        ----------
+        weights : array of shape (n_synapses,) or (len(synapses),), A or S
+            Target weights in the order of :attr:`synapse_table`.
+        synapses : array of int, optional
+            Indices into :attr:`synapse_table` of the synapses to write; the others keep
+            their weights. Default: every synapse.
+        write_noise : float >= 0
+            Relative standard deviation of a write.
+        weight_limit : float > 0, A or S, optional
+            Largest weight magnitude a synapse can hold; default ten times the larger of
+            ``synapses.excitatory_weight`` and ``|synapses.inhibitory_weight|``.
+        random_state : int, Generator, SeedSequence or None
+            Draws the write noise.
+
+        Returns
+        -------
+        array of shape like ``weights``, A or S: the weights written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from substrates import SpikingNetwork
+        >>> net = SpikingNetwork(50, random_state=0)
+        >>> table = net.synapse_table
+        >>> written = net.program(0.5 * table.weight)
+        >>> bool(np.allclose(net.synapse_table.weight, 0.5 * table.weight))
+        True
+        """
+        n_syn = self._targets.size
+        if synapses is None:
+            index = np.arange(n_syn)
+        else:
+            index = np.asarray(synapses)
+            if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+                raise TypeError("synapses must be a 1-d array of integer synapse indices")
+            if index.size and (index.min() < 0 or index.max() >= n_syn):
+                raise ValueError(f"synapses must be indices in [0, {n_syn}), got "
+                                 f"[{index.min()}, {index.max()}]")
+            if np.unique(index).size != index.size:
+                raise ValueError("synapses must not repeat an index")
+        try:
+            target = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("weights must be a real array of synaptic weights (A or S)") from None
+        if target.shape != index.shape:
+            raise ValueError(f"weights must have shape {index.shape} (one per synapse written), "
+                             f"got {target.shape}")
+        if not np.all(np.isfinite(target)):
+            raise ValueError("weights must be finite (no NaN or inf)")
+        if not (math.isfinite(write_noise) and write_noise >= 0):
+            raise ValueError(f"write_noise must be a relative sd >= 0, got {write_noise!r}")
+        if weight_limit is None:
+            weight_limit = 10.0 * max(self.synapses.excitatory_weight,
+                                      abs(self.synapses.inhibitory_weight))
+        if not (isinstance(weight_limit, (int, float)) and math.isfinite(weight_limit)
+                and weight_limit > 0):
+            raise ValueError(f"weight_limit must be a weight > 0 (A or S), got {weight_limit!r}")
+        excitatory = self._syn_source[index] < self.n_excitatory
+        negative = (~excitatory) & (self._synapse_model == K.CURRENT)
+        wrong = np.where(negative, target > 0, target < 0)
+        if np.any(wrong):
+            first = int(np.flatnonzero(wrong)[0])
+            allowed = "<= 0 (an inhibitory source)" if negative[first] else ">= 0"
+            raise ValueError(
+                f"weights must keep the source's sign (Dale's law): synapse {int(index[first])} "
+                f"must be {allowed}, got {target[first]:g}"
+            )
+        written = target.copy()
+        if write_noise > 0:
+            written *= 1.0 + write_noise * check_random_state(random_state).standard_normal(index.size)
+        written = np.where(negative, np.clip(written, -weight_limit, 0.0),
+                           np.clip(written, 0.0, weight_limit))
+        self._weights0[index] = written
+        self._weights[index] = written
+        # the kernel's one-weight-per-delay-group shortcut (as in _set_synapses)
+        starts = self._group_start[:-1]
+        first = self._weights0[starts] if starts.size else np.zeros(0, self._dtype)
+        same = np.all(self._weights0 == np.repeat(first, np.diff(self._group_start)))
+        self._group_weight = first.astype(self._dtype)
+        self._group_weight_uniform = bool(same and not self.stdp.enabled)
+        return self._weights0[index].astype(np.float64)
 
     @property
     def stimulation_coupling(self) -> np.ndarray:
