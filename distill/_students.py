@@ -246,30 +246,19 @@ def explained_variance(y_true, y_pred):
 # ------------------------------------------------------------------------- the ridge
 
 
-class _SklearnRidge:
-    """Stand-in for ``readout.RidgeReadout`` while it is missing: RidgeCV (efficient LOO)."""
+def _fit_ridge(alphas, x, y, groups):
+    """``readout.RidgeReadout`` with the penalty chosen by holding out whole trials.
 
-    def __init__(self, alphas):
-        from sklearn.linear_model import RidgeCV
+    With fewer than 3 trials, contiguous blocks of the (time-ordered) rows stand in for
+    them: generalised cross-validation treats autocorrelated rows as independent and
+    chooses far too small a penalty.
+    """
+    from readout._linear import RidgeReadout, blocked_groups
 
-        self._model = RidgeCV(alphas=alphas, fit_intercept=True)
-
-    def fit(self, X, y, groups=None):
-        self._model.fit(X, y)
-        self.alpha_ = float(self._model.alpha_)
-        return self
-
-    def predict(self, X):
-        return self._model.predict(X)
-
-
-def _make_ridge(alphas):
-    """The toolkit's ridge readout (``readout.RidgeReadout``, alpha by GCV), or a stand-in."""
-    try:
-        from readout._linear import RidgeReadout
-    except ImportError:
-        return _SklearnRidge(alphas)
-    return RidgeReadout(alphas=alphas, fit_intercept=True, alpha_selection="gcv")
+    if np.unique(groups).size < 3:
+        groups = blocked_groups(len(x), 5)
+    model = RidgeReadout(alphas=alphas, fit_intercept=True, alpha_selection="loto")
+    return model.fit(x, y, groups=groups)
 
 
 # ------------------------------------------------------------------------- the probe
@@ -697,11 +686,11 @@ class Student(BaseEstimator):
         y = np.concatenate([y[m] for y, m in zip(ys, keep)])
         groups = np.concatenate([np.full(int(m.sum()), i) for i, m in enumerate(keep)])
         alphas = _alphas(self.alphas)
-        self.readout_ = _make_ridge(alphas).fit(x, y[:, : self.n_outputs_], groups=groups)
+        self.readout_ = _fit_ridge(alphas, x, y[:, : self.n_outputs_], groups)
         self.alpha_ = float(self.readout_.alpha_)
         self.probe_readout_ = None
         if self.n_probe_dims_:
-            self.probe_readout_ = _make_ridge(alphas).fit(x, y[:, self.n_outputs_:], groups=groups)
+            self.probe_readout_ = _fit_ridge(alphas, x, y[:, self.n_outputs_:], groups)
 
     def _apply_readouts(self, x):
         out = self.readout_.predict(x)

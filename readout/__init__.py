@@ -16,8 +16,26 @@ from readout._datasets import (
     load_spoken_digits,
 )
 from readout._esn import ESN_PRESETS, esn_states
-from readout._features import filtered_traces, sample_at, spike_count_features, step_features
-from readout._linear import DEFAULT_ALPHAS, RidgeClassifierReadout, RidgeReadout, TrialSums
+from readout._features import (
+    filtered_traces,
+    sample_at,
+    spike_count_features,
+    step_features,
+)
+from readout._linear import (
+    DEFAULT_ALPHAS,
+    RidgeClassifierReadout,
+    RidgeReadout,
+    TrialSums,
+)
+from readout._study import (
+    TASKS,
+    ElectrodeStudy,
+    compare_electrodes,
+    e90,
+    hidden_state_r2,
+    make_task,
+)
 from readout._tasks import (
     NARMA10,
     BasicMotions,
@@ -33,22 +51,34 @@ from readout._tasks import (
     narma10,
     nrmse,
 )
-from readout._study import TASKS, ElectrodeStudy, compare_electrodes, e90, hidden_state_r2, make_task
 
 __all__ = [
     "DEFAULT_ALPHAS",
     "ESN_PRESETS",
     "NARMA10",
+    "TASKS",
     "BasicMotions",
+    "ElectrodeStudy",
     "Henon",
     "JapaneseVowels",
     "MackeyGlass",
     "MemoryCapacity",
+    "RidgeClassifierReadout",
+    "RidgeReadout",
     "SpokenDigits",
     "Task",
     "TaskData",
+    "TrialSums",
+    "compare_electrodes",
+    "e90",
     "esn_states",
     "filtered_traces",
+    "hidden_state_r2",
+    "japanese_vowels_subset",
+    "load_basic_motions",
+    "load_japanese_vowels",
+    "load_spoken_digits",
+    "make_task",
     "memory_capacity",
     "memory_curve",
     "narma10",
@@ -56,17 +86,4 @@ __all__ = [
     "sample_at",
     "spike_count_features",
     "step_features",
-    "TASKS",
-    "ElectrodeStudy",
-    "RidgeClassifierReadout",
-    "RidgeReadout",
-    "TrialSums",
-    "compare_electrodes",
-    "e90",
-    "hidden_state_r2",
-    "japanese_vowels_subset",
-    "load_basic_motions",
-    "load_japanese_vowels",
-    "load_spoken_digits",
-    "make_task",
 ]

@@ -29,7 +29,8 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-__all__ = ["DEFAULT_ALPHAS", "RidgeClassifierReadout", "RidgeReadout", "TrialSums"]
+__all__ = ["DEFAULT_ALPHAS", "RidgeClassifierReadout", "RidgeReadout", "TrialSums", "blocked_groups",
+           "fit_time_series_ridge"]
 
 #: The default grid of ridge penalties: 25 values, 10**-8 to 10**4 in half decades
 #: (``np.logspace(-8, 4, 25)`` as a tuple of floats, so ``__init__`` can store it unchanged).
@@ -203,6 +204,53 @@ class TrialSums:
 # --------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------
+def blocked_groups(n_samples, n_blocks=5):
+    """Contiguous blocks of a time series as cross-validation groups.
+
+    Leave-one-out and generalised cross-validation treat samples as independent; the
+    states of a reservoir or a substrate are autocorrelated in time, so they pick far too
+    small a penalty (a neighbour in time leaks the held-out answer). Holding out whole
+    contiguous blocks (``alpha_selection="loto"`` with these groups) does not.
+
+    Parameters
+    ----------
+    n_samples : int >= n_blocks
+    n_blocks : int >= 2
+
+    Returns
+    -------
+    int array of shape (n_samples,): block index of each sample, non-decreasing.
+
+    Examples
+    --------
+    >>> blocked_groups(7, 3).tolist()
+    [0, 0, 1, 1, 1, 2, 2]
+    """
+    if n_blocks < 2 or n_samples < n_blocks:
+        raise ValueError(f"need n_blocks >= 2 and n_samples >= n_blocks, got {n_blocks} and {n_samples}")
+    return np.repeat(np.arange(n_blocks), np.diff(np.linspace(0, n_samples, n_blocks + 1).round().astype(int)))
+
+
+def fit_time_series_ridge(X, y, *, n_blocks=5, alphas=None):
+    """A :class:`RidgeReadout` whose penalty is chosen by blocked cross-validation (time series).
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), rows in time order
+    y : array of shape (n_samples,) or (n_samples, n_targets)
+    n_blocks : int
+        Contiguous validation blocks (see :func:`blocked_groups`).
+    alphas : sequence of float, optional
+        Default :data:`DEFAULT_ALPHAS`.
+
+    Returns
+    -------
+    RidgeReadout, fitted.
+    """
+    model = RidgeReadout(alphas=DEFAULT_ALPHAS if alphas is None else alphas, alpha_selection="loto")
+    return model.fit(X, y, groups=blocked_groups(len(X), n_blocks))
+
+
 def _check_warmup(warmup):
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
         raise ValueError(f"warmup must be an integer >= 0 (samples dropped per trial), got {warmup!r}")

@@ -145,7 +145,7 @@ def _hidden_matrix(recording, keys, times):
 def hidden_state_r2(recording, features, step_end_times, keys, *, train_fraction=0.5):
     """R^2 of a linear map from recorded features to the full hidden state.
 
-    The map (ridge, regularisation chosen by generalised cross-validation on the first
+    The map (ridge, regularisation chosen by blocked cross-validation on the first
     ``train_fraction`` of the steps) is scored on the remaining steps. The score is the
     variance-weighted R^2 over all hidden units, ``1 - sum SS_res / sum SS_tot``, so units
     that barely move (a resting neuron) do not dominate it; units with zero variance on the
@@ -170,7 +170,7 @@ def hidden_state_r2(recording, features, step_end_times, keys, *, train_fraction
         R^2 on the held-out steps (1 = the electrodes reveal the whole state linearly;
         it can be negative when the map generalises worse than the mean).
     """
-    from readout._linear import RidgeReadout
+    from readout._linear import fit_time_series_ridge
 
     features = np.asarray(features, dtype=float)
     target = _hidden_matrix(recording, keys, step_end_times)
@@ -187,7 +187,7 @@ def hidden_state_r2(recording, features, step_end_times, keys, *, train_fraction
     scale = target[:n_train].std(axis=0)
     moving = scale > 0
     z = (target[:, moving] - mean[moving]) / scale[moving]
-    model = RidgeReadout().fit(features[:n_train], z[:n_train])
+    model = fit_time_series_ridge(features[:n_train], z[:n_train])
     predicted = model.predict(features[n_train:])
     truth = z[n_train:]
     ss_tot = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)

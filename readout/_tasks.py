@@ -85,10 +85,11 @@ def _count(value, name, minimum=1, *, optional=False):
     return int(value)
 
 
-def _ridge():
-    from readout._linear import RidgeReadout
+def _fit_ridge(x, y):
+    """Ridge on time-ordered rows, penalty by blocked cross-validation (GCV overfits here)."""
+    from readout._linear import fit_time_series_ridge
 
-    return RidgeReadout()
+    return fit_time_series_ridge(x, y)
 
 
 def _ridge_classifier():
@@ -175,8 +176,8 @@ def narma10(inputs):
 def memory_curve(states, inputs, max_delay, warmup=0, *, n_train=None):
     """Squared correlation of each delayed input with its linear estimate from the states.
 
-    A :class:`~readout._linear.RidgeReadout` (standardised states, penalty by generalised
-    cross-validation, one fit for all delays) is fitted on rows ``warmup .. n_train - 1``
+    A :class:`~readout._linear.RidgeReadout` (standardised states, penalty by blocked
+    cross-validation over 5 contiguous blocks, one fit for all delays) is fitted on rows ``warmup .. n_train - 1``
     to the targets ``u[t - k]``, ``k = 1 .. max_delay``, and scored on rows
     ``n_train .. n - 1``.
 
@@ -217,7 +218,7 @@ def memory_curve(states, inputs, max_delay, warmup=0, *, n_train=None):
     targets = np.stack([u[rows - k] for k in range(1, max_delay + 1)], axis=1)
     train = rows < n_train
     x_tr, x_te = _standardise(x[rows[train]], x[rows[~train]])
-    model = _ridge().fit(x_tr, targets[train])
+    model = _fit_ridge(x_tr, targets[train])
     pred = model.predict(x_te).reshape(-1, max_delay)
     truth = targets[~train]
     pc = pred - pred.mean(axis=0)
@@ -590,7 +591,7 @@ class Task:
         if self.kind == "classification":
             return self._accuracy(states, d)
         x_tr, x_te = _standardise(states[d.train], states[d.test])
-        model = _ridge().fit(x_tr, d.targets[d.train])
+        model = _fit_ridge(x_tr, d.targets[d.train])
         return nrmse(d.targets[d.test], model.predict(x_te))
 
     def _accuracy(self, states, d):
