@@ -20,18 +20,28 @@ signs, but its offset ``b`` is a digital bias that does not scale with the input
 gel would not compute ``x @ W`` by itself; the pair does.
 
 The fit (an inverse problem, as in electrical impedance tomography): the fixed-charge and
-crosslink maps (one value per cell, each normalised onto its write range
-``writing.fixed_charge_range`` / ``writing.crosslink_range``, box-bounded) minimise
+crosslink maps (one value per cell, box-bounded to the write ranges
+``writing.fixed_charge_range`` / ``writing.crosslink_range``) minimise
 
     J = ||scale R_diff(maps) - W||_F^2 / ||W||_F^2 + smoothness * mean_faces (dp)^2,
 
 with the scale fitted in closed form at every step (variable projection: one scale for the
 whole map, or one per output with ``column_scaling=True``, like the crossbar's digital
-gains), by L-BFGS-B (scipy) with exact gradients from the adjoint (reciprocity) method:
-one linear solve per input and per output electrode gives ``dR_ij / dg_f = -grad u_i .
-grad v_j`` on each face ``f`` (Geselowitz's sensitivity theorem), chained to the maps
-(:meth:`Hydrogel.transfer_sensitivity`). ``dp`` is the difference of normalised map
-values across a face: a penalty on patterns finer than the patterning can resolve.
+gains; its sign is free, so W and -W are the same target). The unknowns are normalised to
+[0, 1]: the crosslink linearly, the fixed charge through the logarithm of the Donnan
+chloride concentration ``c-`` it sets (equal steps are equal relative conductance
+changes over the range's three decades). Exact sensitivities come from the adjoint
+(reciprocity) method: one linear solve per input and per output electrode gives
+``dR_ij / dg_f = -grad u_i . grad v_j`` on each face ``f`` (Geselowitz's sensitivity
+theorem), chained to the maps (:meth:`Hydrogel.transfer_sensitivity`); ``dp`` is the
+difference of normalised map values across a face, a penalty on patterns finer than
+photopatterning resolves. The minimiser is Levenberg-Marquardt (Gauss-Newton with
+adaptive damping; with fewer residuals than unknowns each step is the damped minimum-norm
+step ``-J^T (J J^T + lambda I)^-1 r`` of EIT's one-step reconstructions), box bounds kept
+by freezing the unknowns a step would push past them and projecting. The problem is not
+convex (a region driven to the insulating end stops carrying current, and with it its
+own sensitivity), so the fit restarts from ``restarts`` random patterns besides the
+gel's own maps and keeps the best.
 
 Then the fitted maps are :meth:`~Hydrogel.program`-med into the gel (clipped, write noise
 applied) and what was written is **measured**: a bench twin of the programmed gel (its
@@ -51,6 +61,7 @@ import time
 
 import numpy as np
 
+from distill import _checks as checks
 from distill._compile import CompileReport, CompileResult
 
 __all__ = ["compile_hydrogel"]
@@ -196,16 +207,182 @@ def _settle_measure(gel, inputs, outputs, probe_current, settle_time, max_settle
     return measured, worst_change, rounds_used * settle_time
 
 
+def _check_options(maps, column_scaling, smoothness, max_iterations, tolerance, restarts,
+                   measure, settle_time, max_settle_rounds, settle_tolerance):
+    if isinstance(maps, str):
+        maps = (maps,)
+    try:
+        maps = tuple(maps)
+    except TypeError:
+        raise TypeError(f"maps must be a tuple of names from {_MAPS}, got {maps!r}") from None
+    if not maps or any(m not in _MAPS for m in maps) or len(set(maps)) != len(maps):
+        raise ValueError(f"maps must be a non-empty tuple of distinct names from {_MAPS}, got {maps!r}")
+    for name, value in (("column_scaling", column_scaling), ("measure", measure)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+    checks.nonnegative("smoothness", smoothness, "dimensionless")
+    checks.positive("tolerance", tolerance, "relative error")
+    checks.positive("settle_tolerance", settle_tolerance, "relative change")
+    if settle_time is not None:
+        checks.positive("settle_time", settle_time, "s")
+    checks.count("max_iterations", max_iterations, 1)
+    checks.count("restarts", restarts, 0)
+    checks.count("max_settle_rounds", max_settle_rounds, 2)
+    return maps
+
+
+class _Fit:
+    """The least-squares problem in normalised unknowns ``p`` in [0, 1]^(n_maps n_cells)."""
+
+    def __init__(self, gel, w, inputs, unique, combine, maps, column_scaling, smoothness):
+        self.gel, self.w, self.inputs, self.unique, self.combine = gel, w, inputs, unique, combine
+        self.maps, self.column_scaling = maps, column_scaling
+        self.n = gel.n_cells
+        self.w_norm = float(np.linalg.norm(w))
+        self.ranges = {"fixed_charge": gel.writing.fixed_charge_range,
+                       "crosslink": gel.writing.crosslink_range}
+        self.salt = gel.gel.salt_concentration
+        self.log_range = tuple(math.log(self.anion(v)) for v in self.ranges["fixed_charge"])
+        # smoothness: mu p^T L p per map, L the grid's graph Laplacian (mean over faces)
+        self.mu = smoothness / gel._face_a.size
+        self.evaluations = 0
+        if self.mu > 0:
+            from scipy import sparse
+
+            a, b, n = gel._face_a, gel._face_b, self.n
+            one = np.ones(a.size)
+            lap = sparse.coo_matrix((np.concatenate([one, one, -one, -one]),
+                                     (np.concatenate([a, b, a, b]), np.concatenate([a, b, b, a]))),
+                                    shape=(n, n))
+            self.laplacian = sparse.block_diag([lap] * len(maps)).tocsr()
+
+    def anion(self, x):
+        return 0.5 * (x + np.sqrt(x * x + 4.0 * self.salt * self.salt))
+
+    def to_unit(self, fields):
+        """Normalised unknowns of maps {name: (n_cells,)} (clipped into the write ranges)."""
+        out = []
+        for name in self.maps:
+            low, high = self.ranges[name]
+            value = np.clip(fields[name], low, high)
+            if name == "fixed_charge":
+                lo, hi = self.log_range
+                out.append((np.log(self.anion(value)) - lo) / (hi - lo))
+            else:
+                out.append((value - low) / (high - low))
+        return np.clip(np.concatenate(out), 0.0, 1.0)
+
+    def fields(self, p):
+        """Maps {name: (ny, nx)} and d map / d p (n_cells,) from the unknowns."""
+        out, slope = {}, {}
+        for k, name in enumerate(self.maps):
+            q = p[k * self.n:(k + 1) * self.n]
+            if name == "fixed_charge":
+                lo, hi = self.log_range
+                anion = np.exp(lo + (hi - lo) * q)
+                s2 = self.salt * self.salt
+                x = np.clip(anion - s2 / anion, *self.ranges[name])  # X = c- - c+ (clip: round-off)
+                out[name] = x.reshape(self.gel.grid_shape)
+                slope[name] = (anion + s2 / anion) * (hi - lo)
+            else:
+                low, high = self.ranges[name]
+                out[name] = (low + (high - low) * q).reshape(self.gel.grid_shape)
+                slope[name] = np.full(self.n, high - low)
+        return out, slope
+
+    def model(self, fields):
+        """R_diff (n_in, n_out), ohm, for maps (the gel's own where not given)."""
+        return self.gel.transfer_matrix(self.inputs, self.unique, **fields) @ self.combine
+
+    def evaluate(self, p):
+        """Residual (n_in n_out,) relative to |W|, its Jacobian (n_in n_out, n_p), the scale."""
+        self.evaluations += 1
+        fields, slope = self.fields(p)
+        r, dx, dphi = self.gel.transfer_sensitivity(self.inputs, self.unique, **fields)
+        rd = r @ self.combine
+        s = _fit_scale(rd, self.w, self.column_scaling)
+        residual = (rd * s - self.w) / self.w_norm
+        blocks = []
+        for name in self.maps:
+            d = (dx if name == "fixed_charge" else dphi).reshape(r.shape[0], r.shape[1], self.n)
+            d = np.einsum("iuk,uj->ijk", d, self.combine) * (s / self.w_norm)[None, :, None]
+            blocks.append(d * slope[name])
+        jac = np.concatenate(blocks, axis=2).reshape(residual.size, -1)
+        # Kaufman's variable projection: the scale's own dependence on p is left out of the
+        # Jacobian (it is optimal, so it changes the loss only at second order)
+        return residual.ravel(), jac, s
+
+    def penalty(self, p):
+        return self.mu * float(p @ (self.laplacian @ p)) if self.mu > 0 else 0.0
+
+    def levenberg_marquardt(self, p, max_iterations, tolerance):
+        """Damped Gauss-Newton from ``p``: (p, relative errors per iteration, message, loss)."""
+        r, jac, _ = self.evaluate(p)
+        loss = float(r @ r) + self.penalty(p)
+        history = [math.sqrt(float(r @ r))]
+        losses = [loss]
+        damping = 1e-3
+        message = f"stopped after max_iterations = {max_iterations}"
+        for _ in range(max_iterations):
+            if history[-1] <= tolerance:
+                message = f"relative error <= tolerance = {tolerance:g}"
+                break
+            grad = jac.T @ r
+            if self.mu > 0:
+                grad = grad + self.laplacian @ p * self.mu
+            # unknowns on a bound whose descent direction points out stay there this step
+            free = ~(((p <= 0.0) & (grad > 0)) | ((p >= 1.0) & (grad < 0)))
+            jf = jac[:, free]
+            gram = jf @ jf.T
+            level = max(np.trace(gram) / gram.shape[0], np.finfo(float).tiny)
+            if self.mu > 0:
+                curvature = self.mu * self.laplacian[free][:, free]
+            while True:
+                if self.mu > 0:
+                    # (J^T J + mu L + d I) step = -grad by Woodbury: a sparse solve with
+                    # mu L + d I and a small (n_residuals) dense one
+                    from scipy import sparse
+                    from scipy.sparse.linalg import splu
+
+                    lu = splu((curvature + damping * level * sparse.identity(jf.shape[1])).tocsc())
+                    a_g = lu.solve(grad[free])
+                    a_jt = lu.solve(np.ascontiguousarray(jf.T))
+                    small = np.eye(jf.shape[0]) + jf @ a_jt
+                    step = -(a_g - a_jt @ np.linalg.solve(small, jf @ a_g))
+                else:  # fewer residuals than unknowns: the small dual system
+                    step = -jf.T @ np.linalg.solve(gram + damping * level * np.eye(gram.shape[0]), r)
+                trial = p.copy()
+                trial[free] = np.clip(p[free] + step, 0.0, 1.0)
+                r_new, jac_new, _ = self.evaluate(trial)
+                loss_new = float(r_new @ r_new) + self.penalty(trial)
+                if loss_new < loss:
+                    p, r, jac, loss = trial, r_new, jac_new, loss_new
+                    damping = max(damping / 3.0, 1e-12)
+                    break
+                damping *= 4.0
+                if damping > 1e8:
+                    break
+            if damping > 1e8:
+                message = "no step lowers the loss (a local minimum)"
+                break
+            history.append(math.sqrt(float(r @ r)))
+            losses.append(loss)
+            if len(losses) > 20 and losses[-21] - losses[-1] <= 1e-6 * losses[-21]:
+                message = "stalled (the loss fell by < 1e-6 of itself over 20 iterations)"
+                break
+        return p, history, message, loss
+
+
 def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=None,
-                     maps=_MAPS, column_scaling=False, smoothness=0.0, max_iterations=300,
-                     tolerance=1e-12, measure=True, settle_time=None, max_settle_rounds=8,
-                     settle_tolerance=1e-7, progress=None) -> CompileResult:
+                     maps=_MAPS, column_scaling=False, smoothness=0.0, max_iterations=200,
+                     tolerance=1e-6, restarts=3, random_state=0, measure=True, settle_time=None,
+                     max_settle_rounds=8, settle_tolerance=1e-7, progress=None) -> CompileResult:
     """Fit, program and measure a hydrogel pattern whose DC transfer is ``weights``.
 
     Parameters
     ----------
     weights : array of shape (n_inputs, n_outputs)
-        Target map ``y = x @ weights`` (finite; checked by :func:`distill.compile`).
+        Target map ``y = x @ weights`` (finite, not all zero).
     gel : Hydrogel
         Programmed in place (its write noise applies). Needs Ag/AgCl electrodes, a
         counter electrode and potential readout (``readout="potential"``).
@@ -223,11 +400,18 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
         all weights). True: one per output (a digital gain after each differential
         amplifier, as for the crossbar; a column's sign and size are then free).
     smoothness : float (>= 0)
-        Weight of the mean squared difference of normalised map values across faces.
+        Weight of the mean squared difference of normalised map values across faces
+        (default 0).
     max_iterations : int (>= 1)
-        L-BFGS-B iterations.
+        Levenberg-Marquardt iterations per start (default 200).
     tolerance : float (> 0)
-        L-BFGS-B's ``ftol`` on the relative loss.
+        Stop when the fit's relative error ``||scale R_diff - W|| / ||W||`` is below it.
+    restarts : int (>= 0)
+        Random starting patterns tried besides the gel's current maps (default 3); the
+        best fit is kept.
+    random_state : int, Generator, SeedSequence or None
+        Draws the restarts' patterns (default 0: the fit is deterministic; the write noise
+        comes from the gel's own stream).
     measure : bool
         True (default): ``written`` is measured by running the programmed gel's bench
         twin (see the module notes). False: ``written`` is the forward model of the
@@ -238,7 +422,8 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
         ``max_settle_rounds``, until the outputs change by less than
         ``settle_tolerance`` (relative) from one round to the next.
     progress : callable, optional
-        Called as ``progress(iteration, relative_loss)`` after each L-BFGS-B iteration.
+        Called as ``progress(start, iteration, relative_error)`` after each start's fit
+        for each of its iterations.
 
     Returns
     -------
@@ -247,26 +432,30 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
         map of the programmed gel in weight units, ``scale * R_diff``; ``report.details``:
 
         - ``input_electrodes`` (n_in,), ``output_electrodes`` (n_out, 2);
-        - ``scale_per_ohm`` (n_out,): weight units per ohm, ``input_current_A`` (the
-          probe current, A per unit input within the linear regime) and
-          ``output_gain_per_V`` (n_out,) = ``scale / input_current``;
+        - ``scale_per_ohm`` (n_out,): weight units per ohm; ``input_current_A`` (the
+          probe current: A per unit input keeping every input within 1 % of R T / F)
+          and ``output_gain_per_V`` (n_out,) = ``scale / input_current``;
         - ``fitted_fixed_charge``, ``fitted_crosslink`` (ny, nx): the maps asked of
           :meth:`Hydrogel.program`; ``written_fixed_charge``, ``written_crosslink``;
-        - ``loss_history`` (relative loss per iteration), ``iterations``,
-          ``function_evaluations``, ``optimizer_message``, ``fit_seconds``;
+          ``write_rms_error``;
+        - ``loss_history`` (relative error per iteration of the best start),
+          ``iterations``, ``start_errors`` (final relative error of each start; start 0
+          is the gel's own maps), ``best_start``, ``function_evaluations``,
+          ``optimizer_message``, ``fit_seconds``;
         - ``fit_relative_error`` (fitted maps' model vs asked), ``model_relative_error``
-          (written maps' model vs asked), ``uniform_relative_error`` (the gel's starting
-          maps, as a baseline), ``measured_relative_error`` (= report.relative_error
-          when measured);
+          (written maps' model vs asked), ``uniform_relative_error`` (the gel's maps
+          before compiling, a baseline), ``measured_relative_error`` (=
+          ``report.relative_error`` when measured);
         - ``model_transfer_ohm`` (n_in, n_out) of the written maps, and when measured
           ``measured_transfer_ohm``, ``model_vs_measured`` (relative difference),
-          ``settling_change`` and ``settling_time_s``.
+          ``settling_change`` and ``settling_time_s``; ``written_source``.
 
     Raises
     ------
     ValueError
-        Electrodes not on the array, overlapping inputs and outputs, too few electrodes,
-        bad options, or a gel whose interface has no DC path.
+        Weights of a bad shape or not finite, electrodes not on the array, overlapping
+        inputs and outputs, too few electrodes, bad options, or a gel whose interface has
+        no DC path.
 
     Examples
     --------
@@ -274,176 +463,83 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
     >>> from substrates.hydrogel import Hydrogel, WriteParameters
     >>> from distill import compile
     >>> gel = Hydrogel(writing=WriteParameters(write_noise=0.0), random_state=0)
-    >>> result = compile(np.array([[1.0, -0.5], [0.3, 0.8]]), gel, max_iterations=60,
-    ...                  measure=False)
-    >>> result.report.written.shape, result.report.relative_error < 0.1
+    >>> result = compile(np.array([[1.0, -0.5], [0.3, 0.8]]), gel, measure=False)
+    >>> result.report.written.shape, result.report.relative_error < 1e-3
     ((2, 2), True)
     """
-    from scipy.optimize import minimize
+    from substrates._random import check_random_state
 
-    w = np.asarray(weights, dtype=np.float64)
-    if w.ndim != 2 or w.size == 0 or not np.all(np.isfinite(w)):
-        raise ValueError("weights must be a finite array of shape (n_inputs, n_outputs)")
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("weights must be a real array of shape (n_inputs, n_outputs)") from None
+    if w.ndim != 2 or w.size == 0:
+        raise ValueError(f"weights must have shape (n_inputs, n_outputs), got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite (no NaN or inf)")
+    if not np.any(w):
+        raise ValueError("weights must not be all zero (there is no scale to fit)")
     if gel.readout != "potential":
         raise ValueError("compile needs a gel with readout='potential' (outputs are electrode "
                          f"potentials), got readout={gel.readout!r}")
-    if isinstance(maps, str):
-        maps = (maps,)
-    maps = tuple(maps)
-    if not maps or any(m not in _MAPS for m in maps) or len(set(maps)) != len(maps):
-        raise ValueError(f"maps must be a non-empty tuple of distinct names from {_MAPS}, got {maps!r}")
-    for name, value, low in (("smoothness", smoothness, 0.0), ("tolerance", tolerance, 0.0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or value < low or (name == "tolerance" and value == 0):
-            raise ValueError(f"{name} must be a finite number {'> 0' if name == 'tolerance' else '>= 0'}, "
-                             f"got {value!r}")
-    for name, value in (("max_iterations", max_iterations), ("max_settle_rounds", max_settle_rounds)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "max_iterations" else 2):
-            raise ValueError(f"{name} must be an integer >= {1 if name == 'max_iterations' else 2}, "
-                             f"got {value!r}")
-    if settle_time is not None and (isinstance(settle_time, bool) or not isinstance(settle_time, (int, float))
-                                    or not math.isfinite(settle_time) or settle_time <= 0):
-        raise ValueError(f"settle_time must be a finite time > 0 s, got {settle_time!r}")
-    if not (isinstance(settle_tolerance, (int, float)) and settle_tolerance > 0):
-        raise ValueError(f"settle_tolerance must be > 0, got {settle_tolerance!r}")
-    if not np.any(w):
-        raise ValueError("weights must not be all zero (nothing to fit a scale to)")
+    maps = _check_options(maps, column_scaling, smoothness, max_iterations, tolerance, restarts,
+                          measure, settle_time, max_settle_rounds, settle_tolerance)
     inputs, pairs = _check_electrodes(gel, w, input_electrodes, output_electrodes)
-    n_in, n_out = w.shape
+    n_out = w.shape[1]
     unique, where = np.unique(pairs, return_inverse=True)
     where = where.reshape(pairs.shape)
     combine = np.zeros((unique.size, n_out))  # R_diff = R @ combine
     combine[where[:, 0], np.arange(n_out)] += 1.0
     combine[where[:, 1], np.arange(n_out)] -= 1.0
 
-    ranges = {"fixed_charge": gel.writing.fixed_charge_range,
-              "crosslink": gel.writing.crosslink_range}
-    start = {"fixed_charge": gel.fixed_charge.ravel(), "crosslink": gel.crosslink.ravel()}
-    n = gel.n_cells
-    a, b = gel._face_a, gel._face_b
-    w_norm2 = float(np.sum(w * w))
-
-    salt = gel.gel.salt_concentration
-
-    def donnan_anion(x):
-        return 0.5 * (x + np.sqrt(x * x + 4.0 * salt * salt))
-
-    # the fixed charge is fitted through ln c- (the Donnan chloride, which sets the
-    # conductance: c- = (X + sqrt(X^2 + 4 salt^2)) / 2, X = c- - salt^2 / c-), spread
-    # linearly over [0, 1]: equal steps are equal relative conductance changes, which keeps
-    # the problem well scaled over the range's three decades; the crosslink linearly
-    log_lo, log_hi = (math.log(donnan_anion(v)) for v in ranges["fixed_charge"])
-
-    def to_unit(name, values):
-        low, high = ranges[name]
-        if name == "fixed_charge":
-            u = (np.log(donnan_anion(np.clip(values, low, high))) - log_lo) / (log_hi - log_lo)
-        else:
-            u = (values - low) / (high - low)
-        return np.clip(u, 0.0, 1.0)
-
-    def unpack(p):
-        """Maps (ny, nx) from unit parameters, and d map / d p per cell."""
-        out, slope = {}, {}
-        for k, name in enumerate(maps):
-            q = p[k * n:(k + 1) * n]
-            if name == "fixed_charge":
-                anion = np.exp(log_lo + (log_hi - log_lo) * q)
-                out[name] = (anion - salt * salt / anion).reshape(gel.grid_shape)
-                slope[name] = (anion + salt * salt / anion) * (log_hi - log_lo)
-            else:
-                low, high = ranges[name]
-                out[name] = (low + (high - low) * q).reshape(gel.grid_shape)
-                slope[name] = np.full(n, high - low)
-        return out, slope
-
-    p0 = np.concatenate([to_unit(m, start[m]) for m in maps])
-
-    def model(fields):
-        r = gel.transfer_matrix(inputs, unique, **fields)
-        return r @ combine
-
-    n_scale = n_out if column_scaling else 1
-    n_map = len(maps) * n
-
-    def objective(z):
-        p, t = z[:n_map], z[n_map:]
-        fields, slope = unpack(p)
-        r, dx, dphi = gel.transfer_sensitivity(inputs, unique, **fields)
-        rd = r @ combine
-        s = s0 * (t if column_scaling else np.full(n_out, t[0]))
-        resid = rd * s - w
-        loss = float(np.sum(resid * resid)) / w_norm2
-        g_rd = 2.0 * resid * s / w_norm2  # dJ/dR_diff
-        g_s = 2.0 * np.sum(resid * rd, axis=0) / w_norm2 * s0  # dJ/dt per output
-        g_r = g_rd @ combine.T  # (n_in, n_unique)
-        grads = []
-        for name in maps:
-            d = dx if name == "fixed_charge" else dphi
-            grads.append(np.einsum("iu,iuyx->yx", g_r, d).ravel() * slope[name])
-        grads.append(g_s if column_scaling else np.array([g_s.sum()]))
-        grad = np.concatenate(grads)
-        if smoothness > 0:
-            for k in range(len(maps)):
-                q = p[k * n:(k + 1) * n]
-                diff = q[a] - q[b]
-                loss += smoothness * float(np.mean(diff * diff))
-                gs = np.zeros(n)
-                np.add.at(gs, a, 2.0 * smoothness * diff / a.size)
-                np.add.at(gs, b, -2.0 * smoothness * diff / a.size)
-                grad[k * n:(k + 1) * n] += gs
-        return loss, grad
-
-    history = []
-
-    def callback(p):
-        loss = objective(p)[0]
-        history.append(loss)
-        if progress is not None:
-            progress(len(history), loss)
-
-    uniform_rd = model({})
+    fit = _Fit(gel, w, inputs, unique, combine, maps, bool(column_scaling), float(smoothness))
+    uniform_rd = fit.model({})  # also checks the interface has a DC path
     uniform_error = _relative_error(uniform_rd * _fit_scale(uniform_rd, w, column_scaling), w)
-    # scales start at the size that maps a typical single-ended transfer onto the weights
-    # (not the closed-form scale: at a symmetric start a pair's difference can vanish, and
-    # there the least-squares scale is 0 and its gradient too, a saddle the fit would sit on)
-    single = gel.transfer_matrix(inputs, unique)
-    s0 = float(np.linalg.norm(w) / np.linalg.norm(single))
-    z0 = np.concatenate([p0, np.ones(n_scale)])
+    rng = check_random_state(random_state)
+    own = fit.to_unit({"fixed_charge": gel.fixed_charge.ravel(), "crosslink": gel.crosslink.ravel()})
+    starts = [own] + [rng.uniform(0.0, 1.0, own.size) for _ in range(int(restarts))]
     t0 = time.perf_counter()
-    history.append(objective(z0)[0])
-    result = minimize(objective, z0, jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, 1.0)] * p0.size + [(None, None)] * n_scale, callback=callback,
-                      options={"maxiter": max_iterations, "ftol": tolerance, "gtol": 1e-14,
-                               "maxcor": 20})
+    best = None
+    start_errors = []
+    for k, p0 in enumerate(starts):
+        p, history, message, loss = fit.levenberg_marquardt(p0, int(max_iterations), float(tolerance))
+        if progress is not None:
+            for it, err in enumerate(history):
+                progress(k, it, err)
+        start_errors.append(history[-1])
+        if best is None or loss < best[4]:
+            best = (p, history, message, k, loss)
+        if history[-1] <= tolerance:
+            break
     fit_seconds = time.perf_counter() - t0
-    fitted = unpack(result.x[:n_map])[0]
-    fitted_rd = model(fitted)
+    p, history, message, best_start, _ = best
+    fitted = fit.fields(p)[0]
+    fitted_rd = fit.model(fitted)
     scale = _fit_scale(fitted_rd, w, column_scaling)
     fit_error = _relative_error(fitted_rd * scale, w)
 
     programmed = gel.program(**fitted)
-    written_maps = {"fixed_charge": gel.fixed_charge, "crosslink": gel.crosslink}
-    model_rd = model({})  # the gel now holds the written maps
-    model_error = _relative_error(model_rd * scale, w)
+    model_rd = fit.model({})  # the gel now holds the written maps
     details = {
         "input_electrodes": inputs,
         "output_electrodes": pairs,
         "maps_fitted": list(maps),
         "column_scaling": bool(column_scaling),
         "scale_per_ohm": scale,
-        "fitted_fixed_charge": fitted.get("fixed_charge", start["fixed_charge"].reshape(gel.grid_shape)),
-        "fitted_crosslink": fitted.get("crosslink", start["crosslink"].reshape(gel.grid_shape)),
-        "written_fixed_charge": written_maps["fixed_charge"],
-        "written_crosslink": written_maps["crosslink"],
+        "fitted_fixed_charge": fitted.get("fixed_charge", gel.fixed_charge),
+        "fitted_crosslink": fitted.get("crosslink", gel.crosslink),
+        "written_fixed_charge": gel.fixed_charge,
+        "written_crosslink": gel.crosslink,
         "write_rms_error": {k: v["rms_error"] for k, v in programmed.items()},
         "loss_history": [float(x) for x in history],
-        "iterations": int(result.nit),
-        "function_evaluations": int(result.nfev),
-        "optimizer_message": str(result.message),
+        "iterations": len(history) - 1,
+        "start_errors": [float(x) for x in start_errors],
+        "best_start": int(best_start),
+        "function_evaluations": int(fit.evaluations),
+        "optimizer_message": message,
         "fit_seconds": fit_seconds,
         "fit_relative_error": fit_error,
-        "model_relative_error": model_error,
+        "model_relative_error": _relative_error(model_rd * scale, w),
         "uniform_relative_error": uniform_error,
         "model_transfer_ohm": model_rd,
     }
@@ -457,7 +553,7 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
             dmin = float(min(v.min() for v in gel.effective_diffusivity.values()))
             settle_time = 5.0 * (max(gel.gel.size) / math.pi) ** 2 / dmin
         measured_r, change, settled = _settle_measure(gel, inputs, unique, probe, float(settle_time),
-                                                      max_settle_rounds, settle_tolerance)
+                                                      int(max_settle_rounds), float(settle_tolerance))
         measured_rd = measured_r @ combine
         written = measured_rd * scale
         details["measured_transfer_ohm"] = measured_rd

@@ -61,6 +61,24 @@ def _bernoulli(x):
     return out
 
 
+def _slotboom_mean(x, y):
+    """``M = x y / logmean(x, y)`` elementwise and its log-derivatives ``d ln M / d ln x, y``.
+
+    Written as ``sqrt(x y) z / sinh(z)`` with ``z = ln(y / x) / 2`` (symmetric, and a
+    Taylor series where ``|z| < 1e-3``: truncation ~z^6 < 1e-18).
+    """
+    z = 0.5 * (np.log(y) - np.log(x))
+    az = np.abs(z)
+    small = az < 1e-3
+    safe = np.where(small, 1.0, az)
+    z2 = z * z
+    shape = np.where(small, 1.0 - z2 / 6.0 + 7.0 * z2 * z2 / 360.0,
+                     2.0 * safe * np.exp(-safe) / -np.expm1(-2.0 * safe))
+    zs = np.where(small, 1.0, z)
+    q = np.where(small, -z / 3.0 + z * z2 / 45.0, 1.0 / zs - 1.0 / np.tanh(zs))  # (ln s)'(z)
+    return np.sqrt(x * y) * shape, 0.5 - 0.5 * q, 0.5 + 0.5 * q
+
+
 def _positive_time(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value <= 0:
@@ -521,6 +539,203 @@ class Hydrogel:
         if written:
             self.pattern(**written)
         return report
+
+    # ------------------------------------------------------------------ small-signal transfer
+    def _transfer_electrodes(self, name, values, allowed, what):
+        try:
+            idx = np.asarray(values)
+        except (TypeError, ValueError):
+            idx = np.asarray([None])
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"{name} must be a non-empty 1D sequence of electrode indices (int), "
+                             f"got {values!r}")
+        bad = idx[~np.isin(idx, allowed)]
+        if bad.size:
+            raise ValueError(f"{name} {bad.tolist()} are not {what} electrodes of the array; "
+                             f"allowed: {np.asarray(allowed).tolist()}")
+        return idx.astype(np.int64)
+
+    def _transfer_network(self, fixed_charge, crosslink):
+        """Face conductances (S) of the DC small-signal network and their derivatives.
+
+        Returns ``g, dg_dx_a, dg_dx_b, dg_dphi_a, dg_dphi_b`` (all (n_faces,)): derivatives
+        by the fixed charge (S per mol/m^3) and crosslink (S) of the face's two cells.
+        """
+        itf = self.interface
+        if not itf.faradaic or itf.reservoir or itf.counter_electrode == "none":
+            raise ValueError(
+                "the DC transfer needs reversible (faradaic) electrodes, no reservoir ports and a "
+                "counter electrode (interface.faradaic=True, interface.reservoir=False, "
+                f"interface.counter_electrode != 'none'); got faradaic={itf.faradaic}, "
+                f"reservoir={itf.reservoir}, counter_electrode={itf.counter_electrode!r}"
+            )
+        p = self.gel
+        x = self._fixed_charge if fixed_charge is None else \
+            self._resolve_map("fixed_charge", fixed_charge).ravel()
+        phi = self._crosslink if crosslink is None else \
+            self._resolve_map("crosslink", crosslink).ravel()
+        c = p.salt_concentration
+        root = np.sqrt(x * x + 4.0 * c * c)
+        anion = 0.5 * (x + root)  # Donnan equilibrium c- (mol/m^3)
+        danion = anion / root  # dc-/dX
+        ratio = (1.0 - phi) / (1.0 + phi)
+        diff = p.anion_diffusivity * ratio**2  # Mackie-Meares D-_eff
+        ddiff = p.anion_diffusivity * 2.0 * ratio * (-2.0 / (1.0 + phi) ** 2)
+        a, b = self._face_a, self._face_b
+        da, db = diff[a], diff[b]
+        km = p.thickness * 2.0 * da * db / (da + db)  # the kernel's harmonic-mean face
+        dkm_a = p.thickness * 2.0 * db * db / (da + db) ** 2
+        dkm_b = p.thickness * 2.0 * da * da / (da + db) ** 2
+        mean, dlog_a, dlog_b = _slotboom_mean(anion[a], anion[b])
+        factor = FARADAY / self.thermal_voltage
+        g = factor * km * mean
+        dg_dx_a = g * dlog_a / anion[a] * danion[a]
+        dg_dx_b = g * dlog_b / anion[b] * danion[b]
+        dg_dphi_a = factor * mean * dkm_a * ddiff[a]
+        dg_dphi_b = factor * mean * dkm_b * ddiff[b]
+        return g, dg_dx_a, dg_dx_b, dg_dphi_a, dg_dphi_b
+
+    def _transfer_solve(self, inputs, outputs, g):
+        """Unit-current potentials (n_cells, n_in), readout adjoints (n_cells, n_out), R."""
+        from scipy import sparse
+        from scipy.sparse.linalg import splu
+
+        n = self.n_cells
+        a, b = self._face_a, self._face_b
+        counter = self._contact_owner < 0
+        cc = self._contact_cell[counter]
+        rows = np.concatenate([a, b, a, b, cc])
+        cols = np.concatenate([a, b, b, a, cc])
+        vals = np.concatenate([g, g, -g, -g, 1.0 / self._contact_resistance[counter]])
+        lap = sparse.csc_matrix((vals, (rows, cols)), shape=(n, n))
+        lu = splu(lap, permc_spec="MMD_AT_PLUS_A")
+        owner, cell = self._contact_owner, self._contact_cell
+        inject = np.zeros((n, inputs.size))
+        read = np.zeros((n, outputs.size))
+        for i, e in enumerate(inputs.tolist()):
+            k = owner == e
+            np.add.at(inject[:, i], cell[k], self._contact_share[k])
+        for j, e in enumerate(outputs.tolist()):
+            k = owner == e
+            np.add.at(read[:, j], cell[k], 1.0 / np.count_nonzero(k))
+        forward = lu.solve(inject)
+        adjoint = lu.solve(read)
+        transfer = forward.T @ read
+        for i, e in enumerate(inputs.tolist()):  # an electrode reading its own current:
+            for j in np.flatnonzero(outputs == e):  # plus its interface drop
+                k = owner == e
+                transfer[i, j] += np.sum(self._contact_share[k] * self._contact_resistance[k]) \
+                    / np.count_nonzero(k)
+        return forward, adjoint, transfer
+
+    def transfer_matrix(self, inputs, outputs, *, fixed_charge=None, crosslink=None) -> np.ndarray:
+        """DC small-signal transfer resistance from input to output electrodes, ohm.
+
+        ``R[i, j]`` is the steady potential (V, against the grounded counter electrode)
+        that electrode ``outputs[j]`` reads per ampere of constant current into electrode
+        ``inputs[i]``, in the limit of small currents, computed exactly for this model
+        (the same Scharfetter-Gummel discretisation :meth:`run` integrates) from its
+        equations linearised about the rest state:
+
+        - at a steady state no cation crosses an Ag/AgCl electrode, so the cation flux
+          vanishes on every face and only chloride carries the current;
+        - the Scharfetter-Gummel chloride flux in Slotboom form, ``Jm = km B(d) exp(psi_b)
+          (u_a - u_b)`` with ``u = c- exp(-psi)``, linearised about the Donnan rest state
+          (``u = salt`` everywhere), is a resistor network for the recorded
+          potential ``V = (R T / F)(psi - ln(c- / salt))``, with face conductance
+          ``g = (F^2 / R T) km c-_a c-_b / logmean(c-_a, c-_b)`` (S; ``km`` = thickness
+          times the harmonic mean of the hindered ``D-``, ``c-`` the Donnan chloride of
+          each cell: ``(X + sqrt(X^2 + 4 salt^2)) / 2``);
+        - the counter electrode's cells go to ground through their interface
+          resistances, an input's current splits over its contact cells by area, an
+          output reads the mean over its cells (plus its own interface drop when it is
+          also the input).
+
+        So ``R`` is symmetric in the sense of reciprocity (``transfer_matrix(a, b) ==
+        transfer_matrix(b, a).T`` for electrodes with equal footprints), positive, and
+        set by the fixed charge (through ``c-``, 0.2 to 500 mol/m^3 over the default
+        write range) and the crosslink (through ``D-``, a factor 8). It is what a run
+        under a small constant current settles to after the diffusion time of the gel
+        (seconds); right after a current step both ions carry the current (the Ohmic
+        response), and concentration polarisation then shifts it to this.
+
+        Parameters
+        ----------
+        inputs : sequence of int, shape (n_inputs,)
+            Stimulating electrodes (indices into the array).
+        outputs : sequence of int, shape (n_outputs,)
+            Recording electrodes.
+        fixed_charge, crosslink : array (ny, nx), scalar or callable, optional
+            Evaluate for these maps instead of the gel's own (nothing is written).
+
+        Returns
+        -------
+        array of shape (n_inputs, n_outputs), ohm
+
+        Raises
+        ------
+        ValueError
+            Electrodes that cannot stimulate / record, bad maps, or an interface without a
+            DC path (blocking electrodes, reservoir ports, no counter electrode).
+
+        Examples
+        --------
+        >>> gel = Hydrogel()
+        >>> r = gel.transfer_matrix([5, 10], [5, 10])
+        >>> bool(np.allclose(r, r.T)), r.shape
+        (True, (2, 2))
+        """
+        inputs = self._transfer_electrodes("inputs", inputs, self.electrodes.stimulating_electrodes,
+                                           "stimulating")
+        outputs = self._transfer_electrodes("outputs", outputs, self.electrodes.recording_electrodes,
+                                            "recording")
+        g = self._transfer_network(fixed_charge, crosslink)[0]
+        return self._transfer_solve(inputs, outputs, g)[2]
+
+    def transfer_sensitivity(self, inputs, outputs, *, fixed_charge=None, crosslink=None) -> tuple:
+        """:meth:`transfer_matrix` and its derivatives by each cell's fixed charge and crosslink.
+
+        Adjoint (reciprocity, Geselowitz) sensitivities: with ``u_i`` the cell potentials
+        for a unit current into input ``i`` and ``v_j`` those for a unit "read" current
+        into output ``j`` (one solve each), ``dR_ij / dg_f = -(u_i[a] - u_i[b])(v_j[a] -
+        v_j[b])`` for the face ``f`` between cells ``a`` and ``b``, chained through the face
+        conductance's dependence on its two cells' maps.
+
+        Parameters
+        ----------
+        inputs, outputs, fixed_charge, crosslink : as in :meth:`transfer_matrix`
+
+        Returns
+        -------
+        transfer : array (n_inputs, n_outputs), ohm
+        d_fixed_charge : array (n_inputs, n_outputs, ny, nx), ohm per mol/m^3
+        d_crosslink : array (n_inputs, n_outputs, ny, nx), ohm per unit volume fraction
+
+        Examples
+        --------
+        >>> gel = Hydrogel()
+        >>> r, dx, dphi = gel.transfer_sensitivity([5], [10])
+        >>> dx.shape, bool(dphi.sum() > 0)  # crosslinking hinders ions: resistance rises
+        ((1, 1, 20, 20), True)
+        """
+        inputs = self._transfer_electrodes("inputs", inputs, self.electrodes.stimulating_electrodes,
+                                           "stimulating")
+        outputs = self._transfer_electrodes("outputs", outputs, self.electrodes.recording_electrodes,
+                                            "recording")
+        g, dxa, dxb, dpa, dpb = self._transfer_network(fixed_charge, crosslink)
+        forward, adjoint, transfer = self._transfer_solve(inputs, outputs, g)
+        a, b = self._face_a, self._face_b
+        du = forward[a] - forward[b]  # (n_faces, n_in)
+        dv = adjoint[a] - adjoint[b]  # (n_faces, n_out)
+        dr_dg = -du[:, :, None] * dv[:, None, :]  # (n_faces, n_in, n_out)
+        n = self.n_cells
+        out = []
+        for wa, wb in ((dxa, dxb), (dpa, dpb)):
+            cells = np.zeros((n, inputs.size, outputs.size))
+            np.add.at(cells, a, dr_dg * wa[:, None, None])
+            np.add.at(cells, b, dr_dg * wb[:, None, None])
+            out.append(np.moveaxis(cells, 0, -1).reshape(inputs.size, outputs.size, *self.grid_shape))
+        return transfer, out[0], out[1]
 
     # ------------------------------------------------------------------ state
     def _equilibrate(self):
