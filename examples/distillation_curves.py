@@ -120,7 +120,7 @@ def main(out_dir=None, full=False, grid=False):
     def students():
         lags = int(round(0.2 / BIN_WIDTH))
         return {"linear": LinearStudent(n_lags=lags, bin_width=BIN_WIDTH, warmup=0.2),
-                "gru": GRUStudent(hidden_size=128 if full else 32, n_epochs=100 if full else 20,
+                "gru": GRUStudent(hidden_size=64 if full else 32, n_epochs=60 if full else 20,
                                   bin_width=BIN_WIDTH, warmup=0.2, random_state=0)}
 
     def fidelity(columns, n_used):

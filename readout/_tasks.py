@@ -99,11 +99,21 @@ def _ridge_classifier():
 
 
 def _standardise(train, *others):
-    """Columns scaled by the training mean and standard deviation (constant columns -> 0)."""
+    """Columns scaled by the training mean and standard deviation (constant columns -> 0).
+
+    The other sets are clipped to each column's training range widened by its own width
+    on either side: a channel that spiked once in training and often in testing would
+    otherwise hand the readout values far outside anything it was fitted on (NRMSE in
+    the 1e5s on NARMA10 with 64 sparse spiking channels), while ordinary test values just
+    past the training extremes pass untouched.
+    """
     mean = train.mean(axis=0)
     std = train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    return [(x - mean) / std for x in (train, *others)]
+    z = (train - mean) / std
+    low, high = z.min(axis=0), z.max(axis=0)
+    width = high - low
+    return [z] + [np.clip((x - mean) / std, low - width, high + width) for x in others]
 
 
 def _unit_range(values, train_rows):
