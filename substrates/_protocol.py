@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NotProgrammableError", "Substrate", "check_substrate"]
+import numpy as np
+
+__all__ = ["NotProgrammableError", "Substrate", "check_substrate", "stimulus_on_grid"]
 
 
 class NotProgrammableError(TypeError):
@@ -76,3 +78,46 @@ def check_substrate(obj, name: str = "substrate"):
             f"{type(obj).__name__} lacks {missing}"
         )
     return obj
+
+
+def stimulus_on_grid(stimulus, electrodes, dt, n_steps):
+    """A Stimulus checked against ``electrodes`` and laid on a substrate's time grid.
+
+    Parameters
+    ----------
+    stimulus : Stimulus of shape (n_samples, electrodes.n_stimulating)
+    electrodes : ElectrodeArray
+    dt : float, s
+        The substrate's time step; the stimulus is resampled onto it.
+    n_steps : int
+        Steps of the run: a shorter stimulus is padded with zeros, a longer one cut.
+
+    Returns
+    -------
+    (unit, values) : the stimulus unit ("A" or "V") and a float64 array of shape
+        (n_steps, electrodes.n_stimulating).
+
+    Raises
+    ------
+    TypeError
+        When ``stimulus`` is not a Stimulus.
+    ValueError
+        When its channel count is not ``electrodes.n_stimulating`` or a sample is not finite.
+    """
+    from substrates._stimulus import Stimulus
+
+    n_stim = electrodes.n_stimulating
+    if not isinstance(stimulus, Stimulus):
+        raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
+    if stimulus.n_channels != n_stim:
+        raise ValueError(
+            f"stimulus has {stimulus.n_channels} channels but the array has {n_stim} "
+            "stimulating electrodes: stimulus.n_channels must equal electrodes.n_stimulating"
+        )
+    data = stimulus.resample(dt).data
+    if not np.all(np.isfinite(data)):
+        raise ValueError("stimulus must be finite (no NaN or inf samples)")
+    out = np.zeros((n_steps, n_stim))
+    m = min(n_steps, data.shape[0])
+    out[:m] = data[:m]
+    return stimulus.unit, out

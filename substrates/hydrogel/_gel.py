@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
+from substrates._protocol import stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -844,30 +845,19 @@ class Hydrogel:
         n_stim = self.electrodes.n_stimulating
         if stimulus is None:
             return "A", np.zeros((n_steps, n_stim))
-        if not isinstance(stimulus, Stimulus):
-            raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
-        if stimulus.n_channels != n_stim:
-            raise ValueError(
-                f"stimulus has {stimulus.n_channels} channels but the array has {n_stim} "
-                "stimulating electrodes: stimulus.n_channels must equal electrodes.n_stimulating"
-            )
-        data = stimulus.resample(self.dt).data
-        if not np.all(np.isfinite(data)):
-            raise ValueError("stimulus must be finite (no NaN or inf samples)")
-        if stimulus.unit == "A" and self.interface.reservoir and np.any(data != 0):
+        unit, out = stimulus_on_grid(stimulus, self.electrodes, self.dt, n_steps)
+        data = out
+        if unit == "A" and self.interface.reservoir and np.any(data != 0):
             raise ValueError(
                 "a current stimulus (unit 'A') cannot drive reservoir electrodes "
                 "(interface.reservoir = True): use a voltage stimulus"
             )
-        if stimulus.unit == "A" and self.interface.counter_electrode == "none" and np.any(data != 0):
+        if unit == "A" and self.interface.counter_electrode == "none" and np.any(data != 0):
             raise ValueError(
                 "a current stimulus (unit 'A') needs a counter electrode to return its current; "
                 "interface.counter_electrode is 'none' (use a voltage stimulus, or a counter electrode)"
             )
-        out = np.zeros((n_steps, n_stim))
-        m = min(n_steps, data.shape[0])
-        out[:m] = data[:m]
-        return stimulus.unit, out
+        return unit, out
 
     def run(self, stimulus: Stimulus | None = None, duration: float | None = None, *,
             record_hidden: bool = False, hidden_sampling_rate: float = 1000.0,

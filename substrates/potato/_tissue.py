@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import NotProgrammableError
+from substrates._protocol import NotProgrammableError, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -458,21 +458,9 @@ class Potato:
 
     # ------------------------------------------------------------------ run
     def _stimulus_current(self, stimulus, n_steps):
-        n_stim = self.electrodes.n_stimulating
-        out = np.zeros((n_steps, n_stim))
         if stimulus is None:
-            return out
-        if not isinstance(stimulus, Stimulus):
-            raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
-        if stimulus.n_channels != n_stim:
-            raise ValueError(
-                f"stimulus has {stimulus.n_channels} channels but the array has {n_stim} "
-                "stimulating electrodes: stimulus.n_channels must equal electrodes.n_stimulating"
-            )
-        data = stimulus.resample(self.dt).data
-        m = min(n_steps, data.shape[0])
-        out[:m] = data[:m]
-        return out
+            return np.zeros((n_steps, self.electrodes.n_stimulating))
+        return stimulus_on_grid(stimulus, self.electrodes, self.dt, n_steps)[1]
 
     def _steps(self, duration):
         duration = _positive_time("duration", duration)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
+from substrates._protocol import stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording, detect_spikes
 from substrates._stimulus import Stimulus
@@ -699,25 +700,12 @@ class SpikingNetwork:
 
     def _stimulus_current(self, stimulus, n_steps):
         """Electrode currents (n_steps, n_stimulating) in A on the network's dt."""
-        n_stim = self.electrodes.n_stimulating
         if stimulus is None:
             return np.zeros((n_steps, 0), self._dtype)  # no electrode carries current
-        if not isinstance(stimulus, Stimulus):
-            raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
-        if stimulus.n_channels != n_stim:
-            raise ValueError(
-                f"stimulus has {stimulus.n_channels} channels but the array has {n_stim} "
-                "stimulating electrodes: stimulus.n_channels must equal electrodes.n_stimulating"
-            )
-        data = stimulus.resample(self.dt).data
-        if not np.all(np.isfinite(data)):
-            raise ValueError("stimulus contains NaN or infinite samples")
-        if stimulus.unit == "V":
+        unit, data = stimulus_on_grid(stimulus, self.electrodes, self.dt, n_steps)
+        if unit == "V":
             data = data / self.extracellular.electrode_impedance
-        out = np.zeros((n_steps, n_stim), self._dtype)
-        m = min(n_steps, data.shape[0])
-        out[:m] = data[:m]
-        return out
+        return data.astype(self._dtype, copy=False)
 
     def run(
         self,
