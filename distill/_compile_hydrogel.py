@@ -467,16 +467,10 @@ def compile_hydrogel(weights, gel, *, input_electrodes=None, output_electrodes=N
     >>> result.report.written.shape, result.report.relative_error < 1e-3
     ((2, 2), True)
     """
+    from distill._compile import _weights
     from substrates._random import check_random_state
 
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("weights must be a real array of shape (n_inputs, n_outputs)") from None
-    if w.ndim != 2 or w.size == 0:
-        raise ValueError(f"weights must have shape (n_inputs, n_outputs), got {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("weights must be finite (no NaN or inf)")
+    w = _weights(weights)
     if not np.any(w):
         raise ValueError("weights must not be all zero (there is no scale to fit)")
     if gel.readout != "potential":

@@ -17,11 +17,12 @@ inference. IEEE ICECS 2019, 727-730.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from substrates._records import ParameterRecord
 
 __all__ = ["PCMParameters"]
 
@@ -51,7 +52,7 @@ def _pair(name, value, unit=""):
 
 
 @dataclass(frozen=True)
-class PCMParameters:
+class PCMParameters(ParameterRecord):
     """Statistics of one phase-change memory device (Joshi et al. 2020; aihwkit).
 
     With ``g = g_target / g_max`` the normalised target conductance:
@@ -118,6 +119,8 @@ class PCMParameters:
     1e-05
     """
 
+    _tuples_as_lists = True  # to_dict writes tuples as lists, as TOML holds them
+
     g_max: float = 25e-6
     programming_noise_coefficients: tuple = (0.26348e-6, 1.9650e-6, -1.1731e-6)
     programming_noise_scale: float = 1.0
@@ -164,22 +167,6 @@ class PCMParameters:
                              f"drift_reference_time ({self.drift_reference_time} s)")
 
     # ------------------------------------------------------------------ records
-    @classmethod
-    def from_dict(cls, values: dict, *, where: str | None = None) -> PCMParameters:
-        """Build from a mapping (a TOML table), refusing keys that are not fields."""
-        if not isinstance(values, dict):
-            raise TypeError(f"values must be a dict, got {type(values).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in {where or cls.__name__}; "
-                             f"allowed keys are {sorted(names)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        """The fields as a plain dict (tuples as lists, ready for TOML or JSON)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
     # ------------------------------------------------------------------ the model
     def programming_noise_sd(self, g):
         """Programming-noise standard deviation (S) at normalised target ``g = g_target / g_max``.

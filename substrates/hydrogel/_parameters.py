@@ -6,9 +6,10 @@ how the TOML configs are read. Pairs (ranges, extents) are stored as tuples.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
+
+from substrates._records import ParameterRecord
 
 __all__ = [
     "ElectrodeInterfaceParameters",
@@ -46,30 +47,8 @@ def _pair(record, name, unit, *, low=None, positive=False, ordered=True):
     object.__setattr__(record, name, (float(first), float(second)))
 
 
-class _Record:
-    """Shared ``from_dict`` / ``to_dict`` for the frozen parameter dataclasses."""
-
-    @classmethod
-    def from_dict(cls, values: dict, *, where: str | None = None):
-        """Build from a mapping, refusing keys that are not fields of the record."""
-        if not isinstance(values, dict):
-            raise TypeError(f"{where or cls.__name__} must be a mapping, got {type(values).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            place = where or cls.__name__
-            raise ValueError(
-                f"unknown key(s) {unknown} in {place}; allowed keys are {sorted(names)}"
-            )
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        """The fields as a plain dict (tuples stay tuples)."""
-        return dataclasses.asdict(self)
-
-
 @dataclass(frozen=True)
-class HydrogelParameters(_Record):
+class HydrogelParameters(ParameterRecord):
     """The gel: geometry, electrolyte and the default (uniform) maps.
 
     A thin gel slab of ``size[0] x size[1] x thickness`` centred on the electrode array
@@ -138,7 +117,7 @@ class HydrogelParameters(_Record):
 
 
 @dataclass(frozen=True)
-class ElectrodeInterfaceParameters(_Record):
+class ElectrodeInterfaceParameters(ParameterRecord):
     """The electrode-gel interfaces and the counter electrode.
 
     Every electrode of the array touches the gel cells under its footprint (a circle of
@@ -207,7 +186,7 @@ class ElectrodeInterfaceParameters(_Record):
 
 
 @dataclass(frozen=True)
-class SolverParameters(_Record):
+class SolverParameters(ParameterRecord):
     """Time stepping.
 
     Attributes
@@ -245,7 +224,7 @@ class SolverParameters(_Record):
 
 
 @dataclass(frozen=True)
-class WriteParameters(_Record):
+class WriteParameters(ParameterRecord):
     """The device physics of writing maps with :meth:`Hydrogel.program`.
 
     A written map is the asked one clipped to its allowed range, times

@@ -6,10 +6,11 @@ name, which is how TOML configs are read.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
+
+from substrates._records import ParameterRecord
 
 __all__ = ["InterfaceParameters", "TissueParameters"]
 
@@ -26,35 +27,8 @@ def _check(name, value, low=None, high=None, *, low_open=False, unit=""):
         raise ValueError(f"{name} must be <= {high}{' ' + unit if unit else ''}, got {value!r}")
 
 
-class _Record:
-    """Shared ``from_dict`` / ``to_dict`` for the frozen parameter dataclasses."""
-
-    @classmethod
-    def from_dict(cls, values: dict, *, where: str | None = None):
-        """Build from a mapping, refusing keys that are not fields of the record.
-
-        Examples
-        --------
-        >>> TissueParameters.from_dict({"cell_size": 100e-6}).cell_size
-        0.0001
-        """
-        if not isinstance(values, dict):
-            raise TypeError(f"{where or cls.__name__} must be a mapping, got {type(values).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) {unknown} in {where or cls.__name__}; allowed keys are {sorted(names)}"
-            )
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        """The fields as a plain dict (lists for tuples, as TOML writes them)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-
 @dataclass(frozen=True)
-class TissueParameters(_Record):
+class TissueParameters(ParameterRecord):
     """The tissue block: its cells, their electrical parts and how much they vary.
 
     Cells sit on a jittered cubic lattice filling a block ``cells_per_axis * cell_size``
@@ -98,6 +72,8 @@ class TissueParameters(_Record):
         Coefficient of variation of every per-cell and per-link value (log-normal, median
         kept; in [0, 2]). 0 gives identical cells.
     """
+
+    _tuples_as_lists = True  # to_dict writes tuples as lists, as TOML holds them
 
     cells_per_axis: tuple = (12, 6, 4)
     cell_size: float = 150e-6
@@ -151,7 +127,7 @@ class TissueParameters(_Record):
 
 
 @dataclass(frozen=True)
-class InterfaceParameters(_Record):
+class InterfaceParameters(ParameterRecord):
     """Electrode-tissue interface: double layer, Butler-Volmer charge transfer, series resistance.
 
     Between an electrode's metal and the apoplast node nearest it sit, in series, the
@@ -188,6 +164,8 @@ class InterfaceParameters(_Record):
     series_resistance : float, Ohm
         Spreading resistance from the interface into the tissue (> 0).
     """
+
+    _tuples_as_lists = True  # to_dict writes tuples as lists, as TOML holds them
 
     double_layer_capacitance: float = 0.2
     cpe_exponent: float = 0.9

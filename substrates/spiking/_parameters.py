@@ -6,9 +6,10 @@ how the TOML configs are read.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
+
+from substrates._records import ParameterRecord
 
 __all__ = [
     "AdExParameters",
@@ -38,27 +39,8 @@ def _check(name, value, low=None, high=None, *, low_open=False, allow_none=False
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
 
 
-class _Record:
-    """Shared ``from_dict`` / ``to_dict`` for the frozen parameter dataclasses."""
-
-    @classmethod
-    def from_dict(cls, values: dict, *, where: str | None = None):
-        """Build from a mapping, refusing keys that are not fields of the record."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            place = where or cls.__name__
-            raise ValueError(
-                f"unknown key(s) {unknown} in {place}; allowed keys are {sorted(names)}"
-            )
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 @dataclass(frozen=True)
-class LIFParameters(_Record):
+class LIFParameters(ParameterRecord):
     """Leaky integrate-and-fire neuron.
 
     ``C dv/dt = (E_L - v) / R + I_syn + I_stim`` with ``R = membrane_time_constant /
@@ -105,7 +87,7 @@ class LIFParameters(_Record):
 
 
 @dataclass(frozen=True)
-class AdExParameters(_Record):
+class AdExParameters(ParameterRecord):
     """Adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005).
 
     ``C dv/dt = -g_L (v - E_L) + g_L Delta_T exp((v - V_T)/Delta_T) - w + I``,
@@ -163,7 +145,7 @@ class AdExParameters(_Record):
 
 
 @dataclass(frozen=True)
-class IzhikevichParameters(_Record):
+class IzhikevichParameters(ParameterRecord):
     """Izhikevich (2007) neuron in SI units.
 
     ``C dv/dt = k (v - v_r)(v - v_t) - u + I``, ``du/dt = a (b (v - v_r) - u)``; at
@@ -228,7 +210,7 @@ def neuron_parameters_from_dict(values: dict):
 
 
 @dataclass(frozen=True)
-class SynapseParameters(_Record):
+class SynapseParameters(ParameterRecord):
     """Exponentially decaying synapses, current- or conductance-based.
 
     For ``model="current"`` the weights are current jumps (A; inhibitory <= 0); for
@@ -276,7 +258,7 @@ class SynapseParameters(_Record):
 
 
 @dataclass(frozen=True)
-class ConnectivityParameters(_Record):
+class ConnectivityParameters(ParameterRecord):
     """Who connects to whom.
 
     ``rule="distance"``: a pair at distance d connects with probability
@@ -305,7 +287,7 @@ class ConnectivityParameters(_Record):
 
 
 @dataclass(frozen=True)
-class ShortTermDepressionParameters(_Record):
+class ShortTermDepressionParameters(ParameterRecord):
     """Tsodyks-Markram depression of every synapse of a presynaptic neuron.
 
     Each spike releases a fraction ``use`` of the available resources x, which recover
@@ -327,7 +309,7 @@ class ShortTermDepressionParameters(_Record):
 
 
 @dataclass(frozen=True)
-class STDPParameters(_Record):
+class STDPParameters(ParameterRecord):
     """Pair-based additive STDP on excitatory-to-excitatory synapses.
 
     Pre before post by dt > 0 changes the weight by ``+learning_rate * weight_max *
@@ -357,7 +339,7 @@ class STDPParameters(_Record):
 
 
 @dataclass(frozen=True)
-class BackgroundParameters(_Record):
+class BackgroundParameters(ParameterRecord):
     """Background Poisson drive: ``n_inputs`` independent sources per neuron at ``rate``.
 
     Each step a neuron receives Binomial(n_inputs, rate * dt) events of ``weight`` (A or
@@ -380,7 +362,7 @@ class BackgroundParameters(_Record):
 
 
 @dataclass(frozen=True)
-class TissueParameters(_Record):
+class TissueParameters(ParameterRecord):
     """Where the neurons sit, relative to the electrode plane (z = 0, centred at 0).
 
     ``shape="culture"``: a 2D monolayer filling a square of side ``size``, somata at
@@ -408,7 +390,7 @@ class TissueParameters(_Record):
 
 
 @dataclass(frozen=True)
-class ExtracellularParameters(_Record):
+class ExtracellularParameters(ParameterRecord):
     """How electrodes see and touch the neurons.
 
     Recording: every spike is a stereotyped extracellular waveform whose trough is the
