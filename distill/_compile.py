@@ -79,13 +79,26 @@ def _weights(weights):
     return w
 
 
-def _compile_crossbar(w, crossbar, *, column_scaling=True, verify_iterations=3, tolerance=None):
-    n_rows, n_out = crossbar.n_rows, crossbar.n_cols // 2
-    if w.shape != (n_rows, n_out):
+def _compile_crossbar(w, crossbar, *, column_scaling=True, verify_iterations=3, tolerance=None,
+                      max_significance=16.0, readback_reads=16):
+    n_rows, n_pairs = crossbar.n_rows, crossbar.n_outputs
+    n_out = w.shape[1]
+    if w.shape[0] != n_rows or n_pairs % n_out:
+        allowed = ", ".join(f"({n_rows}, {k})" for k in range(n_pairs, 0, -1) if n_pairs % k == 0)
         raise ValueError(
-            f"weights must have shape ({n_rows}, {n_out}) for a crossbar of {n_rows} rows and "
-            f"{crossbar.n_cols} columns (differential pairs), got {w.shape}"
+            f"weights must have shape (n_rows, n_outputs) with n_outputs dividing the {n_pairs} "
+            f"differential pairs of a crossbar of {n_rows} rows and {crossbar.n_cols} columns "
+            f"(each output gets n_pairs / n_outputs pairs of descending significance): one of "
+            f"{allowed}; got {w.shape}"
         )
+    per_output = n_pairs // n_out
+    max_significance = float(max_significance)
+    if not np.isfinite(max_significance) or max_significance < 1.0:
+        raise ValueError(f"max_significance must be a finite float >= 1, got {max_significance!r}")
+    readback_reads = int(readback_reads)
+    if readback_reads < 1:
+        raise ValueError(f"readback_reads must be >= 1, got {readback_reads!r}")
+
     # Each output column uses the whole conductance range (its largest |weight| -> g_max)
     # and a digital gain after the ADC restores its scale, as analog-AI compilers do: a
     # column of small weights would otherwise sit in the noisiest, low-conductance end.
@@ -94,16 +107,47 @@ def _compile_crossbar(w, crossbar, *, column_scaling=True, verify_iterations=3, 
         scale = np.where(peak > 0, peak, 1.0)
     else:
         scale = np.full(n_out, max(float(peak.max()), np.finfo(float).tiny))
-    program = crossbar.program(w / scale, weight_scale=1.0, verify_iterations=verify_iterations,
+    unit = w / scale
+
+    # Pair p of output j is physical pair j * per_output + p. The first write puts the
+    # whole weight into the most significant pairs and RESETs the rest; every further pair
+    # is written with what the earlier ones missed, as read back through the periphery,
+    # amplified by a significance factor (Ambrogio et al., Nature 2018; Mackin et al., Nat.
+    # Commun. 2022): its own write error then counts 1 / factor as much.
+    index = np.arange(n_out) * per_output
+    gains = np.ones((per_output, n_out))  # weight units (of `unit`) per decoded pair unit
+    first = np.zeros((n_rows, n_pairs))
+    first[:, index] = unit
+    program = crossbar.program(first, weight_scale=1.0, verify_iterations=verify_iterations,
                                tolerance=tolerance)
+    history = [program.conductance_rms_error]
+    for p in range(1, per_output):
+        readback = np.mean([crossbar.read_weights() for _ in range(readback_reads)], axis=0)
+        held = sum(readback[:, index + q] * gains[q] for q in range(p))
+        residual = unit - held
+        largest = np.abs(residual).max(axis=0) / gains[p - 1]
+        factor = np.minimum(max_significance, 1.0 / np.maximum(largest, 1e-12))
+        gains[p] = gains[p - 1] / factor
+        program = crossbar.program(residual / gains[p], weight_scale=1.0,
+                                   verify_iterations=verify_iterations, tolerance=tolerance,
+                                   pairs=index + p)
+        history.append(program.conductance_rms_error)
+
+    output_matrix = np.zeros((n_pairs, n_out))
+    for p in range(per_output):
+        output_matrix[index + p, np.arange(n_out)] = gains[p] * scale
+    g = crossbar.conductances
+    pair_weights = (g[:, 0::2] - g[:, 1::2]) / crossbar.conductance_per_weight
     report = CompileReport(
-        asked=w, written=np.asarray(program.effective_weights) * scale,
+        asked=w, written=pair_weights @ output_matrix,
         details={
-            "output_scale": scale,
-            "conductance_rms_error_S": float(program.conductance_rms_error),
-            "stuck_devices": int(np.count_nonzero(program.stuck_devices)),
+            "output_matrix": output_matrix,
+            "pairs_per_output": per_output,
+            "significance": 1.0 / gains,
+            "conductance_rms_error_S": history,
+            "stuck_devices": int(np.count_nonzero(crossbar.stuck_mask)),
             "verify_iterations_used": int(program.verify_iterations_used),
-            "conductance_per_weight_S": float(program.conductance_per_weight),
+            "conductance_per_weight_S": float(crossbar.conductance_per_weight),
         },
     )
     return CompileResult(crossbar, report)
@@ -119,10 +163,16 @@ def compile(weights, substrate, **options) -> CompileResult:
     substrate : Crossbar, SpikingNetwork or Hydrogel
         Programmed in place (and returned in the result).
     **options
-        Crossbar: ``column_scaling`` (default True: each output column is scaled to the
-        full conductance range and ``report.details["output_scale"]`` is the digital gain
-        that restores it: ``y = crossbar.matvec(x) * output_scale``), ``verify_iterations``
-        (default 3), ``tolerance`` (see :meth:`Crossbar.program`).
+        Crossbar: the crossbar's differential pairs are shared out evenly, ``P =
+        n_pairs / n_outputs`` per output, in descending significance (``P = 1``: one
+        pair per weight; ``P = 2``: a most significant pair holding the weight and a
+        least significant pair holding, amplified, what the first missed as read back
+        ``readback_reads`` (default 16) times through the periphery, the factor at most
+        ``max_significance`` (default 16)). ``column_scaling`` (default True) scales each
+        output to the full conductance range. ``report.details["output_matrix"]``, array
+        (n_pairs, n_outputs), is the digital periphery that recombines pairs and restores
+        the scale: ``y = crossbar.matvec(x) @ output_matrix``. ``verify_iterations``
+        (default 3) and ``tolerance``: see :meth:`Crossbar.program`.
         SpikingNetwork and Hydrogel: see :mod:`distill._compile_spiking` and
         :mod:`distill._compile_hydrogel`.
 

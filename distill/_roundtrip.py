@@ -142,9 +142,9 @@ def _noiseless_twin(crossbar):
     return twin
 
 
-def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=8, n_levels=None,
-                        stuck_fraction=0.0, age=0.0, drift_compensation=False,
-                        random_state=0) -> RoundTripResult:
+def crossbar_round_trip(*, n_queries=None, pairs_per_weight=2, verify_iterations=3,
+                        reads_per_input=32, n_levels=None, stuck_fraction=0.0, age=0.0,
+                        drift_compensation=False, random_state=0) -> RoundTripResult:
     """JapaneseVowels speaker classifier -> PCM crossbar -> linear student, with its loss budget.
 
     1. Digital: a ridge classifier on clip features (mean and spread of the 12
@@ -152,7 +152,9 @@ def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=
        constant bias input), full UCI split (270 train, 370 test clips, 9 speakers).
     2. Compile: :func:`distill.compile` writes its 25 x 9 weights as differential PCM
        conductance pairs (Joshi et al. 2020 statistics) with program-and-verify, each
-       output column scaled to the full conductance range (a digital gain restores it).
+       output column scaled to the full conductance range (a digital gain restores it);
+       with ``pairs_per_weight=2`` a second, less significant pair per weight holds what
+       the first missed (read back, amplified up to 16x).
     3. Substrate: each test clip is read ``reads_per_input`` times (row voltages =
        features x read voltage) and the decoded outputs averaged.
     4. Distil: ``n_queries`` random input vectors (uniform in [-1, 1]) are read through
@@ -161,7 +163,12 @@ def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=
     Parameters
     ----------
     n_queries : int or None
-        Query vectors; default ``4 * n_inputs`` (100: fewer than twice the 225 unknowns).
+        Query vectors; default ``16 * n_inputs`` (400: fewer than twice the 225 unknowns,
+        the model-extraction budget; with fewer, the observation term grows until its
+        chance correlation with the compile error breaks the budget's closure).
+    pairs_per_weight : int >= 1
+        Differential pairs per weight, of descending significance (the crossbar has
+        ``2 * pairs_per_weight * n_classes`` columns).
     verify_iterations : int
         Program-and-verify passes of the compile.
     reads_per_input : int >= 1
@@ -203,10 +210,13 @@ def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=
     w_digital = np.asarray(classifier.coef_).T  # (n_inputs, n_classes)
     scores_digital = x_test @ w_digital
 
-    crossbar = Crossbar(n_inputs, 2 * w_digital.shape[1], n_levels=n_levels,
+    per_weight = int(pairs_per_weight)
+    if per_weight < 1:
+        raise ValueError(f"pairs_per_weight must be >= 1, got {pairs_per_weight!r}")
+    crossbar = Crossbar(n_inputs, 2 * per_weight * w_digital.shape[1], n_levels=n_levels,
                         stuck_fraction=stuck_fraction, random_state=streams["crossbar"])
     compiled = compile_weights(w_digital, crossbar, verify_iterations=verify_iterations)
-    gain = compiled.report.details["output_scale"]
+    decode = compiled.report.details["output_matrix"]
     crossbar.reset(streams["reads"])
     if age > 0:
         crossbar.wait(age)
@@ -216,13 +226,13 @@ def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=
         raise ValueError(f"reads_per_input must be >= 1, got {reads_per_input!r}")
 
     def read(device, x, n_reads):
-        return gain * np.mean([device.matvec(x, drift_compensation=drift_compensation)
-                               for _ in range(n_reads)], axis=0)
+        return np.mean([device.matvec(x, drift_compensation=drift_compensation)
+                        for _ in range(n_reads)], axis=0) @ decode
 
     scores_clean = read(twin, x_test, 1)
     scores_substrate = read(crossbar, x_test, reads)
 
-    n_queries = 4 * n_inputs if n_queries is None else int(n_queries)
+    n_queries = 16 * n_inputs if n_queries is None else int(n_queries)
     if n_queries < 1:
         raise ValueError(f"n_queries must be >= 1, got {n_queries}")
     queries = streams["queries"].uniform(-1.0, 1.0, (n_queries, n_inputs))
@@ -258,7 +268,8 @@ def crossbar_round_trip(*, n_queries=None, verify_iterations=3, reads_per_input=
         compile_report={k: v for k, v in compiled.report.to_dict().items()
                         if k not in ("asked", "written")},
         config={"task": "japanese_vowels", "substrate": "crossbar", "n_inputs": n_inputs,
-                "n_classes": int(w_digital.shape[1]), "verify_iterations": verify_iterations,
+                "n_classes": int(w_digital.shape[1]), "pairs_per_weight": per_weight,
+                "verify_iterations": verify_iterations,
                 "reads_per_input": reads, "drift_compensation": drift_compensation,
                 "n_levels": n_levels, "stuck_fraction": stuck_fraction, "age_s": age},
     )

@@ -11,16 +11,17 @@ __all__ = ["ROUNDTRIP_DEMO", "load_roundtrip_config", "run_roundtrip"]
 
 ROUNDTRIP_DEMO = """\
 # A JapaneseVowels speaker classifier written into a phase-change-memory crossbar and
-# distilled back into a linear student from 100 queries.
+# distilled back into a linear student from 400 query vectors.
 seed = 0
 output = "jewelhead-roundtrip"
 
 [roundtrip]
 substrate = "crossbar"
 task = "japanese_vowels"
+pairs_per_weight = 2      # differential pairs per weight, of descending significance
 verify_iterations = 3     # program-and-verify passes
-reads_per_input = 8       # reads averaged per input vector
-n_queries = 100           # distillation queries (the model has 225 unknowns)
+reads_per_input = 32      # reads averaged per input vector
+n_queries = 400           # distillation query vectors (the model has 225 unknowns)
 n_levels = 0              # 0: analog devices
 stuck_fraction = 0.0
 age = 0.0                 # s between programming and use (drift)
@@ -28,7 +29,7 @@ drift_compensation = false
 """
 
 _TOP = {"seed", "output", "roundtrip"}
-_ROUNDTRIP = {"substrate", "task", "verify_iterations", "reads_per_input", "n_queries", "n_levels",
+_ROUNDTRIP = {"substrate", "task", "pairs_per_weight", "verify_iterations", "reads_per_input", "n_queries", "n_levels",
               "stuck_fraction", "age", "drift_compensation"}
 
 

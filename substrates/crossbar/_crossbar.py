@@ -104,6 +104,10 @@ class ProgramReport:
         Verify passes that rewrote at least one device.
     tolerance : float, S
         Verify tolerance used.
+    pairs : int array (n_pairs_written,)
+        The differential pairs written, in the order of the report's columns (every pair
+        for a full write). With a write of some pairs only, every array above covers
+        those pairs: ``n_cols`` reads ``2 * len(pairs)`` and ``n_outputs`` ``len(pairs)``.
     """
 
     requested_conductance: np.ndarray
@@ -118,6 +122,7 @@ class ProgramReport:
     stuck_devices: int
     verify_iterations_used: int
     tolerance: float
+    pairs: np.ndarray = None
 
 
 class Crossbar:
@@ -370,7 +375,7 @@ class Crossbar:
 
     # ------------------------------------------------------------------ programming
     def program(self, weights, *, weight_scale: float | None = None, verify_iterations: int = 0,
-                tolerance: float | None = None) -> ProgramReport:
+                tolerance: float | None = None, pairs=None) -> ProgramReport:
         """Write a signed weight matrix into differential pairs of devices, at t = 0.
 
         Mapping: ``G+ = max(w, 0) * c`` and ``G- = max(-w, 0) * c`` with
@@ -384,7 +389,7 @@ class Crossbar:
 
         Parameters
         ----------
-        weights : array of shape (n_rows, n_outputs)
+        weights : array of shape (n_rows, n_outputs), or (n_rows, len(pairs))
             Finite weights, ``|w| <= weight_scale``.
         weight_scale : float > 0, optional
             The weight that maps to ``g_max``; default ``max |weights|`` (1.0 if all are 0).
@@ -394,6 +399,13 @@ class Crossbar:
         tolerance : float, S (> 0), optional
             Verify tolerance; default ``0.04 * g_max`` (1 uS for the default PCM device,
             about the programming noise at high conductance).
+        pairs : sequence of int or None
+            Write only these differential pairs (outputs ``k``: columns ``2k``, ``2k+1``),
+            in this order; every other device keeps its conductance and drift exponent,
+            as when a chip writes one block of devices after another. The clock still
+            goes back to 0 for the whole array (the earlier writes are treated as
+            simultaneous: drift is negligible before ``drift_reference_time``). The
+            report then covers the written pairs only. None writes every pair.
 
         Returns
         -------
@@ -402,7 +414,8 @@ class Crossbar:
         Raises
         ------
         ValueError
-            Wrong shape, non-finite weights, weights beyond ``weight_scale``.
+            Wrong shape, non-finite weights, weights beyond ``weight_scale``, pair
+            indices outside ``[0, n_outputs)`` or repeated.
 
         Examples
         --------
@@ -413,7 +426,8 @@ class Crossbar:
         >>> (r.target_conductance * 1e6).round(1).tolist()  # uS: (G+, G-) per row
         [[12.5, 0.0], [0.0, 25.0]]
         """
-        shape = (self.n_rows, self.n_outputs)
+        pairs = self._pairs(pairs)
+        shape = (self.n_rows, pairs.size)
         w = _matrix("weights", weights, shape, "weight units")
         peak = float(np.max(np.abs(w))) if w.size else 0.0
         if weight_scale is None:
@@ -427,10 +441,10 @@ class Crossbar:
         c = self.device.g_max / weight_scale
         g_plus = np.minimum(np.maximum(w, 0.0) * c, self.device.g_max)
         g_minus = np.minimum(np.maximum(-w, 0.0) * c, self.device.g_max)
-        return self._program(g_plus, g_minus, w, c, verify_iterations, tolerance)
+        return self._program(g_plus, g_minus, w, c, verify_iterations, tolerance, pairs)
 
     def program_conductances(self, g_plus, g_minus, *, verify_iterations: int = 0,
-                             tolerance: float | None = None) -> ProgramReport:
+                             tolerance: float | None = None, pairs=None) -> ProgramReport:
         """Write target conductances directly into the differential pairs, at t = 0.
 
         As :meth:`program` with the mapping skipped; weights in the report are
@@ -438,16 +452,17 @@ class Crossbar:
 
         Parameters
         ----------
-        g_plus, g_minus : arrays of shape (n_rows, n_outputs), S
+        g_plus, g_minus : arrays of shape (n_rows, n_outputs), or (n_rows, len(pairs)), S
             Targets in ``[0, g_max]``.
-        verify_iterations, tolerance : see :meth:`program`
+        verify_iterations, tolerance, pairs : see :meth:`program`
 
         Raises
         ------
         ValueError
             Wrong shape, non-finite values, or conductances outside ``[0, g_max]``.
         """
-        shape = (self.n_rows, self.n_outputs)
+        pairs = self._pairs(pairs)
+        shape = (self.n_rows, pairs.size)
         g_max = self.device.g_max
         gp = _matrix("g_plus", g_plus, shape, "S")
         gm = _matrix("g_minus", g_minus, shape, "S")
@@ -457,15 +472,39 @@ class Crossbar:
                 i, j = np.argwhere(outside)[0]
                 raise ValueError(f"{name} must lie in the device range [0, g_max] = [0, {g_max:g}] S; "
                                  f"[{i}, {j}] is {g[i, j]:g} S")
-        return self._program(gp, gm, gp - gm, 1.0, verify_iterations, tolerance)
+        return self._program(gp, gm, gp - gm, 1.0, verify_iterations, tolerance, pairs)
 
-    def _program(self, g_plus, g_minus, target_weights, c, verify_iterations, tolerance):
+    def _pairs(self, pairs):
+        """Validated differential-pair indices, int array (every pair when None)."""
+        if pairs is None:
+            return np.arange(self.n_outputs)
+        try:
+            index = np.asarray(pairs)
+        except (TypeError, ValueError):
+            index = np.asarray([None])
+        if index.ndim != 1 or index.size < 1 or index.dtype.kind not in "iu":
+            raise ValueError(f"pairs must be a non-empty sequence of int (differential pairs), "
+                             f"got {pairs!r}")
+        if index.min() < 0 or index.max() >= self.n_outputs or np.unique(index).size != index.size:
+            raise ValueError(f"pairs must be distinct indices in [0, n_outputs) = [0, {self.n_outputs}), "
+                             f"got {index.tolist()}")
+        return index.astype(np.int64)
+
+    def _program(self, g_plus, g_minus, target_weights, c, verify_iterations, tolerance, pairs):
         device = self.device
         verify_iterations = _count("verify_iterations", verify_iterations, 0, ">= 0")
         if tolerance is None:
             tolerance = 0.04 * device.g_max
         tolerance = _real("tolerance", tolerance, low=0.0, low_open=True, unit=" (S)")
-        requested = np.empty((self.n_rows, self.n_cols))
+        if (pairs.size < self.n_outputs and self._conductance_per_weight is not None
+                and not math.isclose(c, self._conductance_per_weight, rel_tol=1e-12)):
+            raise ValueError(
+                f"a write of some pairs must keep the array's conductance_per_weight "
+                f"({self._conductance_per_weight:g} S per weight unit), got {c:g}: pass the same "
+                "weight_scale as the earlier write (or write every pair)")
+        # the written devices: columns 2k, 2k+1 of each pair k, in the order given
+        columns = np.column_stack([2 * pairs, 2 * pairs + 1]).ravel()
+        requested = np.empty((self.n_rows, columns.size))
         requested[:, 0::2] = g_plus
         requested[:, 1::2] = g_minus
         target = requested.copy()
@@ -473,40 +512,45 @@ class Crossbar:
             step = device.g_max / (self.n_levels - 1)
             target = np.rint(target / step) * step
             np.minimum(target, device.g_max, out=target)
+        stuck = self._stuck[:, columns]
         key_write, key_read = (np.uint64(k) for k in self._program_rng.integers(2**63, size=2))
         written = np.empty(target.size)
         history = np.zeros(verify_iterations + 1)
         c0, c1, c2 = device.programming_noise_coefficients
         used = K.program_devices(
-            target.ravel(), self._stuck.ravel(), self._stuck_value.ravel(), c0, c1, c2,
+            target.ravel(), stuck.ravel(), self._stuck_value[:, columns].ravel(), c0, c1, c2,
             device.programming_noise_scale, device.g_max, device.read_noise_coefficient,
             device.read_noise_exponent, device.read_noise_max,
             device.read_noise_scale * device.read_noise_time_factor(0.0),
             verify_iterations, tolerance, key_write, key_read, written, history)
-        self._g = written.reshape(target.shape)
+        written = written.reshape(target.shape)
         mean, spread = device.drift_nu_statistics(target / device.g_max)
         nu = np.abs(mean + spread * self._program_rng.standard_normal(target.shape))
-        self._nu = np.where(self._stuck, 0.0, device.drift_scale * nu)
+        self._g = self._g.copy()
+        self._g[:, columns] = written
+        self._nu = self._nu.copy()
+        self._nu[:, columns] = np.where(stuck, 0.0, device.drift_scale * nu)
         self._q = device.read_noise_relative(self._g / device.g_max)
         self._time = 0.0
         self._conductance_per_weight = float(c)
         self._calibration = None
         self._calibration = self._calibration_read()
 
-        effective = (self._g[:, 0::2] - self._g[:, 1::2]) / c
+        effective = (written[:, 0::2] - written[:, 1::2]) / c
         return ProgramReport(
             requested_conductance=requested,
             target_conductance=target,
-            written_conductance=self._g.copy(),
+            written_conductance=written.copy(),
             target_weights=np.array(target_weights, dtype=np.float64),
             effective_weights=effective,
             conductance_per_weight=float(c),
             weight_rms_error=float(np.sqrt(np.mean((effective - target_weights) ** 2))),
             conductance_rms_error=float(history[used]),
             rms_error_history=history[:used + 1].copy(),
-            stuck_devices=int(self._stuck.sum()),
+            stuck_devices=int(stuck.sum()),
             verify_iterations_used=int(used),
             tolerance=tolerance,
+            pairs=pairs.copy(),
         )
 
     # ------------------------------------------------------------------ reads

@@ -75,7 +75,7 @@ def test_roundtrip_command_writes_budget_and_picture(tmp_path, capsys):
     from jewelhead._roundtrip import ROUNDTRIP_DEMO
 
     path = tmp_path / "rt.toml"
-    path.write_text(ROUNDTRIP_DEMO.replace("reads_per_input = 8", "reads_per_input = 2"))
+    path.write_text(ROUNDTRIP_DEMO.replace("reads_per_input = 32", "reads_per_input = 2"))
     assert main(["roundtrip", str(path), "-o", str(tmp_path / "out")]) == 0
     result = json.loads((tmp_path / "out" / "roundtrip.json").read_text())
     b = result["loss_budget"]

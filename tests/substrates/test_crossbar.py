@@ -258,6 +258,27 @@ def test_differential_pair_reproduces_signed_weights():
     np.testing.assert_allclose(xbar.matvec(x), x @ weights, rtol=1e-12, atol=1e-12)
 
 
+def test_writing_some_pairs_leaves_the_others_as_they_were():
+    xbar = Crossbar(6, 8, random_state=21)
+    first = xbar.program(np.random.default_rng(5).uniform(-1, 1, (6, 4)), weight_scale=1.0)
+    before, nu_before = xbar.conductances, xbar.drift_exponents
+    again = xbar.program(np.full((6, 2), 0.5), weight_scale=1.0, pairs=[3, 1])
+    after = xbar.conductances
+    kept = [0, 1, 4, 5]  # the devices of pairs 0 and 2
+    np.testing.assert_array_equal(after[:, kept], before[:, kept])
+    np.testing.assert_array_equal(xbar.drift_exponents[:, kept], nu_before[:, kept])
+    # the report covers the written pairs, in the order given
+    np.testing.assert_array_equal(again.written_conductance, after[:, [6, 7, 2, 3]])
+    assert again.pairs.tolist() == [3, 1] and again.target_weights.shape == (6, 2)
+    assert first.pairs.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match=r"distinct indices in \[0, n_outputs\) = \[0, 4\)"):
+        xbar.program(np.zeros((6, 1)), weight_scale=1.0, pairs=[4])
+    with pytest.raises(ValueError, match="distinct"):
+        xbar.program(np.zeros((6, 2)), weight_scale=1.0, pairs=[1, 1])
+    with pytest.raises(ValueError, match="conductance_per_weight"):
+        xbar.program(np.full((6, 1), 0.5), weight_scale=2.0, pairs=[0])  # another scale
+
+
 # ----------------------------------------------------------------------------- determinism
 def test_same_seed_same_bits():
     weights = np.random.default_rng(5).normal(size=(8, 3))
