@@ -17,7 +17,8 @@ Two curves:
 
 HD-MEA recordings are large (1,024 channels at 20 kHz), so the teacher is run in one-second
 pieces there (whole trials on the 64-electrode grid) and only the detected spikes are kept
-(:func:`spikes_only`).
+(:func:`spikes_only`). The spike-detection thresholds are set once, from one second of
+spontaneous activity before the queries, and kept for every run, as a rig does.
 
     python examples/distillation_curves.py [OUTPUT_DIR]          # small and quick
     python examples/distillation_curves.py OUTPUT_DIR --full     # 1,000 neurons, HD-MEA
@@ -47,8 +48,11 @@ PIECE = 1.0  # s of teacher simulation per piece (bounds the recording's memory)
 SPIKE_RATE = 100.0  # Hz: sampling rate of the spike-only recordings (BIN_WIDTH / 2)
 
 
-def spikes_only(network, stimulus, piece=PIECE):
+def spikes_only(network, stimulus, piece=PIECE, noise_levels=None):
     """Run ``network`` on ``stimulus`` in pieces of ``piece`` s; keep only the detected spikes.
+
+    ``noise_levels`` (V per channel) fixes the spike-detection thresholds, so the
+    detected spikes do not depend on where the pieces are cut.
 
     Returns a Recording of the same channels whose samples are zeros at ``SPIKE_RATE``
     (a placeholder: the students' spike-count targets read only the spikes).
@@ -57,7 +61,7 @@ def spikes_only(network, stimulus, piece=PIECE):
     times, channels = [], []
     for first in range(0, stimulus.n_samples, per_piece):
         piece = Stimulus(stimulus.data[first:first + per_piece], stimulus.dt, stimulus.unit)
-        rec = network.run(piece)
+        rec = network.run(piece, detection_noise_levels=noise_levels)
         times.append(rec.spike_times + first * stimulus.dt)
         channels.append(rec.spike_channels)
     n = int(round(stimulus.duration * SPIKE_RATE))
@@ -107,17 +111,20 @@ def main(out_dir=None, full=False, grid=False):
 
     # 64 channels fit in memory whole; 1,024 at 20 kHz are recorded a second at a time
     piece = trial if array.n_recording <= 64 else PIECE
+    # as a rig does: detection thresholds set once, from a baseline of spontaneous activity
+    network.reset(seed=999)
+    levels = network.run(duration=PIECE).metadata["detection_noise_levels"]
     n_trials = int(round(max(budgets) / trial))
     train_stimuli = [query(trial, 100 + i) for i in range(n_trials)]
     train = []
     for i, stim in enumerate(train_stimuli):
         network.reset(seed=i)
-        train.append(spikes_only(network, stim, piece))
+        train.append(spikes_only(network, stim, piece, levels))
     test_stimulus = query(trial, 7)
     repeats = []
     for r in range(4):
         network.reset(seed=1000 + r)
-        repeats.append(spikes_only(network, test_stimulus, piece))
+        repeats.append(spikes_only(network, test_stimulus, piece, levels))
     simulated = time.perf_counter() - start
 
     def students():

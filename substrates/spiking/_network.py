@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from substrates._electrodes import ElectrodeArray
 from substrates._protocol import stimulus_on_grid
 from substrates._random import check_random_state, child_generators
-from substrates._recording import Recording, detect_spikes
+from substrates._recording import Recording, detect_spikes, estimate_noise_levels
 from substrates._stimulus import Stimulus
 from substrates.spiking import _kernels as K
 from substrates.spiking._parameters import (
@@ -63,6 +64,30 @@ class SynapseTable(NamedTuple):
     weight: np.ndarray
     delay_steps: np.ndarray
     plastic: np.ndarray
+
+
+def _distances(a, b):
+    """Euclidean distances between the rows of ``a`` (n, 3) and ``b`` (m, 3), m: array (n, m)."""
+    squared = np.zeros((a.shape[0], b.shape[0]))
+    for k in range(a.shape[1]):
+        squared += np.subtract.outer(a[:, k], b[:, k]) ** 2
+    return np.sqrt(squared)
+
+
+def _step_to_sample(steps, samples_per_step):
+    """Nearest recording sample of each time step (ties up), the same wherever a run starts.
+
+    ``samples_per_step = dt * sampling_rate`` is often a ratio of small integers (2.5 at
+    0.1 ms and 25 kHz); rounding ``step * 2.5`` in floating point would send half-sample
+    ties up or down depending on the step's absolute value, so a recording cut into runs
+    would not match one long run. The ratio is made exact first, the arithmetic integer.
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    exact = Fraction(samples_per_step).limit_denominator(1_000_000)
+    if abs(float(exact) - samples_per_step) <= 1e-12 * samples_per_step:
+        p, q = exact.numerator, exact.denominator
+        return (steps * p + q // 2) // q
+    return np.floor(steps * samples_per_step + 0.5).astype(np.int64)
 
 
 def _spike_waveform(sampling_rate):
@@ -222,7 +247,7 @@ class SpikingNetwork:
         self._check_electrodes_on_tissue()
         self._build_neuron_table(structure["heterogeneity"])
         self._build_synapses(structure["connectivity"], structure["weights"])
-        self._build_electrode_coupling()
+        self._recording_coupling = self._stimulation_coupling = None  # built on first use
         self.reset()
 
     # ------------------------------------------------------------------ checks
@@ -439,33 +464,40 @@ class SpikingNetwork:
         self._post_ptr = np.searchsorted(target[by_target], np.arange(n + 1)).astype(np.int64)
         self._post_synapse = by_target.astype(np.int64)
 
-    def _build_electrode_coupling(self):
+    # The electrode coupling is built when first needed (a run that records nothing, such
+    # as spikes(), never builds the recording gains) and again whenever ``electrodes`` is
+    # replaced, so it always belongs to the array in use.
+    def _recording_gain_matrix(self):
+        """Trough amplitude (V) of each neuron on each recording channel, (n_neurons, n_recording)."""
         array = self.electrodes
+        cached = self._recording_coupling
+        if cached is not None and cached[0] is array:
+            return cached[1]
         ex = self.extracellular
-        # recording: trough amplitude of each neuron on each channel, a current dipole
-        # (sink at the soma, return source straight above it)
+        # a current dipole: sink at the soma, return source straight above it
         rec_pos = array.positions[array.recording_electrodes]
         source = self.positions + np.array([0.0, 0.0, ex.return_current_distance])
-        r_sink = np.linalg.norm(self.positions[:, None, :] - rec_pos[None, :, :], axis=2)
-        r_source = np.linalg.norm(source[:, None, :] - rec_pos[None, :, :], axis=2)
-        r_sink = np.maximum(r_sink, ex.minimum_distance)
-        r_source = np.maximum(r_source, ex.minimum_distance)
-        self._recording_gain = ex.spike_current / (4.0 * np.pi * ex.conductivity) * (
-            1.0 / r_sink - 1.0 / r_source
-        )
-        # stimulation: CSR by stimulating electrode of (neuron, gain)
-        stim_pos = array.positions[array.stimulating_electrodes]
-        ptr, neurons, gains = [0], [], []
-        for e in range(stim_pos.shape[0]):
-            d = np.linalg.norm(self.positions - stim_pos[e], axis=1)
-            near = np.flatnonzero(d < 5.0 * ex.stimulation_length)
-            neurons.append(near)
-            # cathodic (negative) electrode current depolarises: membrane current = -gain * I
-            gains.append(-ex.stimulation_efficiency * np.exp(-d[near] / ex.stimulation_length))
-            ptr.append(ptr[-1] + near.size)
-        self._stim_ptr = np.asarray(ptr, dtype=np.int64)
-        self._stim_neuron = np.concatenate(neurons).astype(np.int64) if neurons else np.zeros(0, np.int64)
-        self._stim_gain = (np.concatenate(gains) if gains else np.zeros(0)).astype(self._dtype)
+        r_sink = np.maximum(_distances(self.positions, rec_pos), ex.minimum_distance)
+        r_source = np.maximum(_distances(source, rec_pos), ex.minimum_distance)
+        gain = ex.spike_current / (4.0 * np.pi * ex.conductivity) * (1.0 / r_sink - 1.0 / r_source)
+        self._recording_coupling = (array, gain)
+        return gain
+
+    def _stimulation_csr(self):
+        """(ptr, neuron, gain): the neurons each stimulating electrode reaches, CSR by electrode."""
+        array = self.electrodes
+        cached = self._stimulation_coupling
+        if cached is not None and cached[0] is array:
+            return cached[1]
+        ex = self.extracellular
+        d = _distances(array.positions[array.stimulating_electrodes], self.positions)
+        electrode, neuron = np.nonzero(d < 5.0 * ex.stimulation_length)  # row-major: by electrode
+        ptr = np.searchsorted(electrode, np.arange(d.shape[0] + 1)).astype(np.int64)
+        # cathodic (negative) electrode current depolarises: membrane current = -gain * I
+        gain = -ex.stimulation_efficiency * np.exp(-d[electrode, neuron] / ex.stimulation_length)
+        csr = (ptr, neuron.astype(np.int64), gain.astype(self._dtype))
+        self._stimulation_coupling = (array, csr)
+        return csr
 
     # ------------------------------------------------------------------ state
     def reset(self, seed=None) -> None:
@@ -640,10 +672,11 @@ class SpikingNetwork:
 
         Negative: a cathodic (negative) electrode current depolarises nearby neurons.
         """
+        ptr, neuron, gain = self._stimulation_csr()
         out = np.zeros((self.n_neurons, self.electrodes.n_stimulating))
         for e in range(out.shape[1]):
-            sl = slice(self._stim_ptr[e], self._stim_ptr[e + 1])
-            out[self._stim_neuron[sl], e] = self._stim_gain[sl]
+            sl = slice(ptr[e], ptr[e + 1])
+            out[neuron[sl], e] = gain[sl]
         return out
 
     @property
@@ -653,7 +686,7 @@ class SpikingNetwork:
         Shape (n_neurons, n_recording); a current dipole,
         I / (4 pi sigma) (1/r_sink - 1/r_source) (see ExtracellularParameters).
         """
-        return self._recording_gain.copy()
+        return self._recording_gain_matrix().copy()
 
     @property
     def n_synapses(self) -> int:
@@ -715,6 +748,7 @@ class SpikingNetwork:
         record_hidden: bool = False,
         hidden_sampling_rate: float = 1000.0,
         progress: bool = False,
+        detection_noise_levels=None,
     ) -> Recording:
         """Stimulate and record, continuing from the current state.
 
@@ -730,10 +764,18 @@ class SpikingNetwork:
             potential sampled at ``hidden_sampling_rate`` (Hz, a divisor of 1/dt).
         progress : bool
             Show a progress bar (tqdm).
+        detection_noise_levels : array of shape (electrodes.n_recording,), V, optional
+            Noise standard deviation per recording channel for spike detection (the
+            threshold is ``extracellular.detection_threshold`` times it). None estimates
+            it from this recording (median absolute deviation), so detected spikes then
+            depend on how a long recording is cut into runs; a rig sets its thresholds
+            once, from a baseline, and keeps them: pass the
+            ``metadata["detection_noise_levels"]`` of an earlier recording to do the same.
 
         Returns
         -------
-        Recording of shape (round(duration * sampling_rate), electrodes.n_recording), in V.
+        Recording of shape (round(duration * sampling_rate), electrodes.n_recording), in V;
+        ``metadata["detection_noise_levels"]`` holds the levels used (V, one per channel).
         """
         if duration is None:
             if stimulus is None:
@@ -741,6 +783,7 @@ class SpikingNetwork:
             duration = stimulus.duration
         n_steps = self._steps(duration)
         stim = self._stimulus_current(stimulus, n_steps)
+        levels = self._detection_levels(detection_noise_levels)
         stride = 0
         if record_hidden:
             stride = int(round(1.0 / (hidden_sampling_rate * self.dt)))
@@ -752,11 +795,26 @@ class SpikingNetwork:
         spike_steps, spike_neurons, v_rows = self._simulate(stim, n_steps, stride, progress)
         first_step = self._state.step - n_steps
         return self._record(spike_steps - first_step, spike_neurons, n_steps, v_rows,
-                            hidden_sampling_rate if record_hidden else None)
+                            hidden_sampling_rate if record_hidden else None, levels)
+
+    def _detection_levels(self, levels):
+        """Checked per-channel detection noise levels (V), or None."""
+        if levels is None:
+            return None
+        n = self.electrodes.n_recording
+        try:
+            out = np.asarray(levels, dtype=np.float64)
+        except (TypeError, ValueError):
+            out = np.full(0, np.nan)
+        if out.shape != (n,) or not np.all(np.isfinite(out)) or np.any(out < 0):
+            raise ValueError(f"detection_noise_levels must be {n} finite values >= 0 V (one per "
+                             f"recording channel), got {np.shape(levels)}")
+        return out
 
     def _simulate(self, stim, n_steps, stride, progress):
         st = self._state
         n = self.n_neurons
+        stim_ptr, stim_neuron, stim_gain = self._stimulation_csr()
         if st.step + n_steps >= _MAX_STEPS:
             raise ValueError(
                 f"a network runs at most {_MAX_STEPS} steps ({_MAX_STEPS * self.dt:.0f} s at "
@@ -812,8 +870,8 @@ class SpikingNetwork:
                 bool(stdp.enabled), stdp.pre_time_constant, stdp.post_time_constant,
                 step_potentiation, -stdp.depression_ratio * step_potentiation, stdp.weight_max,
                 bg_n, bg_p0, bg_ratio, self._dtype.type(bg.weight), self._background_key,
-                np.ascontiguousarray(stim[done:done + m]), self._stim_ptr, self._stim_neuron,
-                self._stim_gain, spike_step, spike_neuron, v_record, stride,
+                np.ascontiguousarray(stim[done:done + m]), stim_ptr, stim_neuron,
+                stim_gain, spike_step, spike_neuron, v_record, stride,
             )
             steps_out.append(spike_step[:count].copy())
             neurons_out.append(spike_neuron[:count].copy())
@@ -831,13 +889,13 @@ class SpikingNetwork:
         v_rows = np.concatenate(v_out) if v_out else np.zeros((0, n))
         return np.concatenate(steps_out), np.concatenate(neurons_out), v_rows
 
-    def _record(self, spike_steps, spike_neurons, n_steps, v_rows, hidden_rate):
+    def _record(self, spike_steps, spike_neurons, n_steps, v_rows, hidden_rate, levels=None):
         array = self.electrodes
         fs = array.sampling_rate
         n_samples = int(round(n_steps * self.dt * fs))
         waveform, trough = _spike_waveform(fs)
-        sample = np.rint(spike_steps * self.dt * fs).astype(np.int64)
-        impulses = K.extracellular_impulses(sample, spike_neurons, self._recording_gain,
+        sample = _step_to_sample(spike_steps, self.dt * fs)
+        impulses = K.extracellular_impulses(sample, spike_neurons, self._recording_gain_matrix(),
                                             n_samples + waveform.size)
         from scipy.signal import oaconvolve  # imported here: scipy.signal costs ~1 s
 
@@ -845,7 +903,10 @@ class SpikingNetwork:
         clean = clean[trough:trough + n_samples] if clean.shape[0] else clean
         clean = np.ascontiguousarray(clean[:n_samples])
         data = array.acquire(clean, self._noise_rng)
-        times, channels = detect_spikes(data, fs, threshold=self.extracellular.detection_threshold)
+        if levels is None:
+            levels = estimate_noise_levels(data)
+        times, channels = detect_spikes(data, fs, threshold=self.extracellular.detection_threshold,
+                                        noise_levels=levels)
         hidden = None
         if hidden_rate is not None:
             hidden = {
@@ -861,7 +922,8 @@ class SpikingNetwork:
             spike_times=times, spike_channels=channels,
             hidden_state=hidden, hidden_sampling_rate=hidden_rate,
             metadata={"substrate": "SpikingNetwork", "n_neurons": self.n_neurons, "dt": self.dt,
-                      "start_time": (self._state.step - n_steps) * self.dt},
+                      "start_time": (self._state.step - n_steps) * self.dt,
+                      "detection_noise_levels": levels.tolist()},
         )
 
     def spikes(self, duration: float, stimulus: Stimulus | None = None):

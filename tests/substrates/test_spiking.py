@@ -107,6 +107,32 @@ def test_recording_sees_spikes_of_nearby_neurons():
         assert np.mean(nearest < 1e-3) > 0.9
 
 
+def test_fixed_detection_thresholds_make_spikes_independent_of_how_a_run_is_cut():
+    from substrates import estimate_noise_levels
+
+    net = noisy_network(300, random_state=8)
+    whole = net.run(duration=0.4)
+    # by default the levels are the recording's own median-absolute-deviation estimate
+    np.testing.assert_array_equal(whole.metadata["detection_noise_levels"],
+                                  estimate_noise_levels(whole.data))
+    levels = np.asarray(whole.metadata["detection_noise_levels"]) * 1.3  # a rig's baseline
+    net.reset()
+    whole = net.run(duration=0.4, detection_noise_levels=levels)
+    net.reset()
+    halves = [net.run(duration=0.2, detection_noise_levels=levels) for _ in range(2)]
+    assert whole.metadata["detection_noise_levels"] == levels.tolist()
+    # the same simulation, the same noise stream and the same thresholds: the same spikes,
+    # except within a spike waveform (2 ms) of the cut, where the first half's tails end
+    t = np.concatenate([halves[0].spike_times, halves[1].spike_times + 0.2])
+    c = np.concatenate([halves[0].spike_channels, halves[1].spike_channels])
+    away = lambda times: np.abs(times - 0.2) > 2e-3  # noqa: E731
+    np.testing.assert_allclose(t[away(t)], whole.spike_times[away(whole.spike_times)], atol=1e-12)
+    np.testing.assert_array_equal(c[away(t)], whole.spike_channels[away(whole.spike_times)])
+    for bad in (levels[:-1], np.full(levels.size, np.nan), -levels):
+        with pytest.raises(ValueError, match=r"detection_noise_levels must be \d+ finite values >= 0 V"):
+            net.run(duration=0.01, detection_noise_levels=bad)
+
+
 def test_short_term_depression_turns_runaway_activity_into_network_bursts():
     # Strong recurrent excitation: without depression the culture locks into tonic
     # firing; with depression, synapses run down during a burst and the network falls
