@@ -209,9 +209,10 @@ class SpikingNetwork:
             raise ValueError(f"capacitance_cv must be in [0, 1], got {capacitance_cv!r}")
         self.n_neurons = int(n_neurons)
         self.dt = float(dt)
-        self.electrodes = electrodes if electrodes is not None else ElectrodeArray.mea60()
-        if not isinstance(self.electrodes, ElectrodeArray):
-            raise TypeError(f"electrodes must be an ElectrodeArray, got {type(self.electrodes).__name__}")
+        electrodes = electrodes if electrodes is not None else ElectrodeArray.mea60()
+        if not isinstance(electrodes, ElectrodeArray):
+            raise TypeError(f"electrodes must be an ElectrodeArray, got {type(electrodes).__name__}")
+        self._electrodes = electrodes
         self.excitatory_fraction = float(excitatory_fraction)
         self.neuron = neuron if neuron is not None else LIFParameters()
         if not isinstance(self.neuron, (LIFParameters, AdExParameters, IzhikevichParameters)):
@@ -247,7 +248,7 @@ class SpikingNetwork:
         self._check_electrodes_on_tissue()
         self._build_neuron_table(structure["heterogeneity"])
         self._build_synapses(structure["connectivity"], structure["weights"])
-        self._recording_coupling = self._stimulation_coupling = None  # built on first use
+        self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
         self.reset()
 
     # ------------------------------------------------------------------ checks
@@ -282,6 +283,25 @@ class SpikingNetwork:
 
     def _tissue_extent(self):
         return self.tissue.size / 2.0
+
+    @property
+    def electrodes(self) -> ElectrodeArray:
+        """The electrode array the network sits on (stimulating and recording electrodes)."""
+        return self._electrodes
+
+    @electrodes.setter
+    def electrodes(self, array):
+        # another routing of the same chip (array.select(k)) or another array under the
+        # same tissue: checked like the constructor's, the coupling rebuilt on first use
+        if not isinstance(array, ElectrodeArray):
+            raise TypeError(f"electrodes must be an ElectrodeArray, got {type(array).__name__}")
+        previous = self._electrodes
+        self._electrodes = array
+        try:
+            self._check_electrodes_on_tissue()
+        except ValueError:
+            self._electrodes = previous
+            raise
 
     def _check_electrodes_on_tissue(self):
         array = self.electrodes
@@ -467,37 +487,40 @@ class SpikingNetwork:
     # The electrode coupling is built when first needed (a run that records nothing, such
     # as spikes(), never builds the recording gains) and again whenever ``electrodes`` is
     # replaced, so it always belongs to the array in use.
+    def _coupling(self, kind):
+        """``"recording"`` or ``"stimulation"`` coupling of the current array, cached."""
+        array = self.electrodes
+        cached = self._electrode_coupling.get(kind)
+        if cached is None or cached[0] is not array:
+            build = self._recording_gains if kind == "recording" else self._stimulation_gains
+            cached = self._electrode_coupling[kind] = (array, build(array))
+        return cached[1]
+
     def _recording_gain_matrix(self):
         """Trough amplitude (V) of each neuron on each recording channel, (n_neurons, n_recording)."""
-        array = self.electrodes
-        cached = self._recording_coupling
-        if cached is not None and cached[0] is array:
-            return cached[1]
+        return self._coupling("recording")
+
+    def _stimulation_csr(self):
+        """(ptr, neuron, gain): the neurons each stimulating electrode reaches, CSR by electrode."""
+        return self._coupling("stimulation")
+
+    def _recording_gains(self, array):
         ex = self.extracellular
         # a current dipole: sink at the soma, return source straight above it
         rec_pos = array.positions[array.recording_electrodes]
         source = self.positions + np.array([0.0, 0.0, ex.return_current_distance])
         r_sink = np.maximum(_distances(self.positions, rec_pos), ex.minimum_distance)
         r_source = np.maximum(_distances(source, rec_pos), ex.minimum_distance)
-        gain = ex.spike_current / (4.0 * np.pi * ex.conductivity) * (1.0 / r_sink - 1.0 / r_source)
-        self._recording_coupling = (array, gain)
-        return gain
+        return ex.spike_current / (4.0 * np.pi * ex.conductivity) * (1.0 / r_sink - 1.0 / r_source)
 
-    def _stimulation_csr(self):
-        """(ptr, neuron, gain): the neurons each stimulating electrode reaches, CSR by electrode."""
-        array = self.electrodes
-        cached = self._stimulation_coupling
-        if cached is not None and cached[0] is array:
-            return cached[1]
+    def _stimulation_gains(self, array):
         ex = self.extracellular
         d = _distances(array.positions[array.stimulating_electrodes], self.positions)
         electrode, neuron = np.nonzero(d < 5.0 * ex.stimulation_length)  # row-major: by electrode
         ptr = np.searchsorted(electrode, np.arange(d.shape[0] + 1)).astype(np.int64)
         # cathodic (negative) electrode current depolarises: membrane current = -gain * I
         gain = -ex.stimulation_efficiency * np.exp(-d[electrode, neuron] / ex.stimulation_length)
-        csr = (ptr, neuron.astype(np.int64), gain.astype(self._dtype))
-        self._stimulation_coupling = (array, csr)
-        return csr
+        return ptr, neuron.astype(np.int64), gain.astype(self._dtype)
 
     # ------------------------------------------------------------------ state
     def reset(self, seed=None) -> None:

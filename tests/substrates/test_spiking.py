@@ -133,6 +133,24 @@ def test_fixed_detection_thresholds_make_spikes_independent_of_how_a_run_is_cut(
             net.run(duration=0.01, detection_noise_levels=bad)
 
 
+def test_replacing_the_electrodes_rebuilds_their_coupling():
+    net = noisy_network(200, random_state=8)
+    full = net.recording_gain
+    routed = net.electrodes.select(8, strategy="spread", random_state=0)
+    net.electrodes = routed
+    # the same neurons seen through the 8 routed channels: the same columns of the gains
+    columns = np.searchsorted(ElectrodeArray.mea60().recording_electrodes, routed.recording_electrodes)
+    np.testing.assert_array_equal(net.recording_gain, full[:, columns])
+    assert net.run(duration=0.05).n_channels == 8
+    with pytest.raises(TypeError, match="ElectrodeArray"):
+        net.electrodes = "mea60"
+    far = ElectrodeArray.grid(2, 2, pitch=200e-6).replace(
+        positions=ElectrodeArray.grid(2, 2, pitch=200e-6).positions + 1.0)  # 1 m away
+    with pytest.raises(ValueError, match="outside the tissue"):
+        net.electrodes = far
+    assert net.electrodes is routed  # a refused array leaves the old one in place
+
+
 def test_short_term_depression_turns_runaway_activity_into_network_bursts():
     # Strong recurrent excitation: without depression the culture locks into tonic
     # firing; with depression, synapses run down during a burst and the network falls
