@@ -189,6 +189,8 @@ def plot_round_trip(result, path):
     ax_budget.set_xticks([0, 1], ["sum of terms", "end to end"])
     ax_budget.set_ylabel("normalised MSE of class scores")
     ax_budget.set_title(f"loss budget (closure {budget['closure']:.3f})")
-    ax_budget.legend()
+    top = max(budget["sum"], budget["end_to_end"])
+    ax_budget.set_ylim(0.0, 1.45 * top if top > 0 else 1.0)  # room for the legend above the bars
+    ax_budget.legend(loc="upper center", ncol=2, fontsize="small")
     fig.savefig(path, dpi=110)
     plt.close(fig)
