@@ -154,10 +154,15 @@ def test_resample_round_trip_and_charge(data, k, dt):
 
     coarse = s.resample(k * dt)
     assert coarse.n_samples == math.ceil(s.n_samples / k)  # last block zero-padded
-    # both charges are sums of n terms bounded by max|x| dt: round-off below n eps max|x| dt
-    scale = max(np.abs(data).max(), 1.0) * dt * data.shape[0]
-    np.testing.assert_allclose(coarse.charge, s.charge, rtol=0, atol=4 * scale * EPS)
-    np.testing.assert_allclose(fine.charge, s.charge, rtol=0, atol=4 * k * scale * EPS)
+    # charges are column sums (numpy adds rows one at a time along axis 0) times dt: a sum
+    # of m terms bounded by max|x| has round-off below m^2 eps max|x| (every partial sum is
+    # below m max|x|). With scale = n max|x| dt that bounds s.charge by n eps scale, the
+    # coarse charge (n terms, block sums of k) by 2 n eps scale and the fine one (n k terms
+    # of dt / k) by n k eps scale; a few more roundings for the products and dt / k
+    n = data.shape[0]
+    scale = max(np.abs(data).max(), 1.0) * dt * n
+    np.testing.assert_allclose(coarse.charge, s.charge, rtol=0, atol=(3 * n + 4) * scale * EPS)
+    np.testing.assert_allclose(fine.charge, s.charge, rtol=0, atol=(n * k + n + 4) * scale * EPS)
 
 
 def test_resample_coarse_averages_and_pads():
