@@ -114,6 +114,10 @@ def main(argv=None) -> int:
                            help="score a task against electrode count on one or more substrates")
     study.add_argument("config", help="path to a study TOML config (see examples/electrode_study.toml)")
     study.add_argument("--output", "-o", default=None, help="output directory")
+    study.add_argument("--scheduler", default=None,
+                       help="where the points run: 'local' (a local Dask cluster, the default), "
+                            "'serial' (this process) or a Dask scheduler address (tcp://host:8786); "
+                            "overrides the config's [study] scheduler")
     for p in (demo, sim, study, trip):
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -125,7 +129,8 @@ def main(argv=None) -> int:
         if args.command == "compare-electrodes":
             from jewelhead._electrode_study import run_study
 
-            return _report_study(run_study(args.config, args.output, progress=not args.no_progress))
+            return _report_study(run_study(args.config, args.output, progress=not args.no_progress,
+                                           scheduler=args.scheduler))
         config = DEMO_CONFIG if args.command == "demo" else args.config
         result = simulate(config, args.output, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, TypeError) as exc:

@@ -127,11 +127,19 @@ type = "hydrogel"
     assert main(["compare-electrodes", str(config), "-o", str(out), "--no-progress"]) == 0
     assert (out / "points.jsonl").read_text() == points
     assert json.loads((out / "electrodes.json").read_text())["results"] == first["results"]
+    # the first run's points ran on a local Dask cluster (two worker processes, finishing in
+    # any order); in this process, one after another, every point gives the same bits
+    serial = tmp_path / "serial"
+    assert main(["compare-electrodes", str(config), "-o", str(serial), "--no-progress",
+                 "--scheduler", "serial"]) == 0
+    assert json.loads((serial / "electrodes.json").read_text())["results"] == first["results"]
     capsys.readouterr()
     bad = tmp_path / "bad.toml"
     bad.write_text(config.read_text().replace("strategy =", "stratgy ="))
     assert main(["compare-electrodes", str(bad), "-o", str(out)]) == 2
     assert "stratgy" in capsys.readouterr().err
+    assert main(["compare-electrodes", str(config), "-o", str(out), "--scheduler", "dask"]) == 2
+    assert "study.scheduler must be 'local', 'serial' or a Dask scheduler address" in capsys.readouterr().err
 
 
 @pytest.mark.slow
