@@ -78,6 +78,7 @@ import numpy as np
 from distill._checks import count as _count
 from distill._checks import positive as _positive
 from distill._checks import real as _real
+from distill._students import bin_recording
 from substrates._random import check_random_state
 from substrates._recording import Recording
 
@@ -182,31 +183,13 @@ def bin_responses(recordings, bin_width, target="auto") -> np.ndarray:
         if r.n_channels != recordings[0].n_channels:
             raise ValueError(f"recordings[{i}] has {r.n_channels} channels, recordings[0] "
                              f"{recordings[0].n_channels}")
-    bin_width = _positive("bin_width", bin_width)
     if target == "auto":
         target = "spike_counts" if all(r.has_spikes for r in recordings) else "trace"
     if target not in ("spike_counts", "trace"):
         raise ValueError(f"target must be 'auto', 'spike_counts' or 'trace', got {target!r}")
-    durations = min(r.duration for r in recordings)
-    n_bins = math.floor(durations / bin_width * (1 + 1e-9))
-    if n_bins < 1:
-        raise ValueError(f"bin_width {bin_width:g} s is longer than the recordings "
-                         f"({durations:g} s)")
-    out = []
-    for r in recordings:
-        if target == "spike_counts":
-            if not r.has_spikes:
-                raise ValueError("target='spike_counts' needs recordings with detected spikes")
-            out.append(r.spike_counts(bin_width)[:n_bins].astype(np.float64))
-        else:
-            ratio = bin_width * r.sampling_rate
-            k = round(ratio)
-            if k < 1 or abs(ratio - k) > 1e-9 * ratio:
-                raise ValueError(f"bin_width must be a whole multiple of the sample period "
-                                 f"{1 / r.sampling_rate:g} s for target='trace', got "
-                                 f"{bin_width:g} s")
-            out.append(r.data[: n_bins * k].reshape(n_bins, k, r.n_channels).mean(axis=1))
-    return np.stack(out)
+    shortest = min(recordings, key=lambda r: r.duration)
+    n_bins = bin_recording(shortest, bin_width, target).shape[0]
+    return np.stack([bin_recording(r, bin_width, target, n_bins) for r in recordings])
 
 
 def spike_trains(recording) -> list:

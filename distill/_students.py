@@ -132,7 +132,7 @@ def bin_recording(recording, bin_width, target, n_bins=None):
     ----------
     recording : Recording of shape (n_samples, n_channels)
     bin_width : float, s
-        A whole multiple of ``1 / recording.sampling_rate``, at most the duration.
+        At most the duration; for ``"trace"`` a whole multiple of ``1 / recording.sampling_rate``.
     target : {"spike_counts", "trace"}
         ``"spike_counts"``: detected spikes per channel and bin (needs
         ``recording.has_spikes``); ``"trace"``: mean of the recorded samples per bin.
@@ -155,8 +155,13 @@ def bin_recording(recording, bin_width, target, n_bins=None):
     if not isinstance(recording, Recording):
         raise TypeError(f"recording must be a Recording, got {type(recording).__name__}")
     bin_width = _positive("bin_width", bin_width)
-    k = _whole_ratio(bin_width, 1.0 / recording.sampling_rate, "recording")
-    available = recording.n_samples // k
+    if target not in ("spike_counts", "trace"):
+        raise ValueError(f"target must be 'spike_counts' or 'trace', got {target!r}")
+    if target == "trace":
+        k = _whole_ratio(bin_width, 1.0 / recording.sampling_rate, "recording")
+        available = recording.n_samples // k
+    else:
+        available = _n_bins(recording.duration, bin_width)
     if available < 1:
         raise ValueError(
             f"bin_width must be at most the recording's duration {recording.duration:g} s, "
@@ -173,10 +178,8 @@ def bin_recording(recording, bin_width, target, n_bins=None):
                 "(recording.has_spikes is False); use target='trace' or 'auto'"
             )
         return recording.spike_counts(bin_width)[:n_bins].astype(np.float64)
-    if target == "trace":
-        data = recording.data[: n_bins * k]
-        return data.reshape(n_bins, k, recording.n_channels).mean(axis=1)
-    raise ValueError(f"target must be 'spike_counts' or 'trace', got {target!r}")
+    data = recording.data[: n_bins * k]
+    return data.reshape(n_bins, k, recording.n_channels).mean(axis=1)
 
 
 def _hidden_matrix(recording, keys, bin_width, n_bins):

@@ -119,7 +119,7 @@ def test_bin_responses_counts_spikes_and_averages_traces():
     assert counts.shape == (2, 2, 2) and counts[0].tolist() == [[2.0, 0.0], [0.0, 1.0]]
     trace = bin_responses(rec, 5e-3, "trace")
     assert trace[0].tolist() == [[4.0, 5.0], [14.0, 15.0]]
-    with pytest.raises(ValueError, match="whole multiple of the sample period"):
+    with pytest.raises(ValueError, match="whole multiple .* of the recording sample period"):
         bin_responses(rec, 2.5e-3, "trace")
 
 
