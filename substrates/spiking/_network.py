@@ -209,10 +209,8 @@ class SpikingNetwork:
             raise ValueError(f"capacitance_cv must be in [0, 1], got {capacitance_cv!r}")
         self.n_neurons = int(n_neurons)
         self.dt = float(dt)
-        electrodes = electrodes if electrodes is not None else ElectrodeArray.mea60()
-        if not isinstance(electrodes, ElectrodeArray):
-            raise TypeError(f"electrodes must be an ElectrodeArray, got {type(electrodes).__name__}")
-        self._electrodes = electrodes
+        self.tissue = tissue or TissueParameters()
+        self.electrodes = electrodes if electrodes is not None else ElectrodeArray.mea60()
         self.excitatory_fraction = float(excitatory_fraction)
         self.neuron = neuron if neuron is not None else LIFParameters()
         if not isinstance(self.neuron, (LIFParameters, AdExParameters, IzhikevichParameters)):
@@ -222,7 +220,6 @@ class SpikingNetwork:
         self.depression = depression or ShortTermDepressionParameters()
         self.stdp = stdp or STDPParameters()
         self.background = background or BackgroundParameters()
-        self.tissue = tissue or TissueParameters()
         self.extracellular = extracellular or ExtracellularParameters()
         self.threshold_sd = float(threshold_sd)
         self.capacitance_cv = float(capacitance_cv)
@@ -245,7 +242,6 @@ class SpikingNetwork:
                                      ["positions", "connectivity", "weights", "heterogeneity"])
         self.n_excitatory = int(round(self.excitatory_fraction * self.n_neurons))
         self.positions = self._place_neurons(structure["positions"])
-        self._check_electrodes_on_tissue()
         self._build_neuron_table(structure["heterogeneity"])
         self._build_synapses(structure["connectivity"], structure["weights"])
         self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
@@ -291,20 +287,14 @@ class SpikingNetwork:
 
     @electrodes.setter
     def electrodes(self, array):
-        # another routing of the same chip (array.select(k)) or another array under the
-        # same tissue: checked like the constructor's, the coupling rebuilt on first use
+        # the constructor's array, another routing of the same chip (array.select(k)) or
+        # another array under the same tissue; the coupling is rebuilt on first use
         if not isinstance(array, ElectrodeArray):
             raise TypeError(f"electrodes must be an ElectrodeArray, got {type(array).__name__}")
-        previous = self._electrodes
+        self._check_electrodes_on_tissue(array)
         self._electrodes = array
-        try:
-            self._check_electrodes_on_tissue()
-        except ValueError:
-            self._electrodes = previous
-            raise
 
-    def _check_electrodes_on_tissue(self):
-        array = self.electrodes
+    def _check_electrodes_on_tissue(self, array):
         used = np.union1d(array.recording_electrodes, array.stimulating_electrodes)
         xy = array.positions[used, :2]
         half = self._tissue_extent()
