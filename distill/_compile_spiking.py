@@ -325,7 +325,7 @@ def _choose_electrodes(network, n, electrodes):
 def _populations(network, chosen, population_size):
     """The ``population_size`` neurons nearest each chosen electrode (Voronoi cells)."""
     array = network.electrodes
-    d = np.linalg.norm(network.positions[:, None, :] - array.positions[chosen][None, :, :], axis=2)
+    d = array.distances_to(network.positions, chosen)
     owner = np.argmin(d, axis=1)
     coupling = network.stimulation_coupling
     column = {int(e): k for k, e in enumerate(array.stimulating_electrodes)}

@@ -720,17 +720,19 @@ class ElectrodeArray:
             data = low + codes * step
         return data
 
-    def distances_to(self, points) -> np.ndarray:
-        """Euclidean distances from ``points`` to every electrode.
+    def distances_to(self, points, electrodes=None) -> np.ndarray:
+        """Euclidean distances from ``points`` to every electrode (or to ``electrodes``).
 
         Parameters
         ----------
         points : array of shape (n_points, 3) or (n_points, 2), m
             2D points lie in z = 0.
+        electrodes : sequence of int, optional
+            Electrode indices (default: all, in order).
 
         Returns
         -------
-        array of shape (n_points, n_electrodes), m
+        array of shape (n_points, n_electrodes) or (n_points, len(electrodes)), m
 
         Examples
         --------
@@ -741,12 +743,23 @@ class ElectrodeArray:
         pts = np.asarray(points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] not in (2, 3):
             raise ValueError(f"points must have shape (n_points, 3) or (n_points, 2) (m), got {pts.shape}")
+        positions = self.positions
+        if electrodes is not None:
+            index = np.asarray(electrodes)
+            if index.ndim != 1 or index.dtype.kind not in "iu" or (
+                    index.size and (index.min() < 0 or index.max() >= self.n_electrodes)):
+                raise ValueError(f"electrodes must be indices in [0, n_electrodes) = "
+                                 f"[0, {self.n_electrodes}), got {electrodes!r}")
+            positions = positions[index]
         if pts.shape[0] == 0:
-            return np.zeros((0, self.n_electrodes))
+            return np.zeros((0, positions.shape[0]))
         pts = _as_positions("points", pts)
-        from scipy.spatial.distance import cdist  # imported here: scipy.spatial is slow to load
-
-        return cdist(pts, self.positions)
+        # one coordinate at a time: memory (n_points, n_electrodes), no (.., .., 3) temporary,
+        # and no scipy.spatial import (slow to load) on a simulator's start-up path
+        squared = np.zeros((pts.shape[0], positions.shape[0]))
+        for k in range(3):
+            squared += np.subtract.outer(pts[:, k], positions[:, k]) ** 2
+        return np.sqrt(squared)
 
     # ------------------------------------------------------------------ value semantics
     def _key(self):

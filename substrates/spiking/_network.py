@@ -66,14 +66,6 @@ class SynapseTable(NamedTuple):
     plastic: np.ndarray
 
 
-def _distances(a, b):
-    """Euclidean distances between the rows of ``a`` (n, 3) and ``b`` (m, 3), m: array (n, m)."""
-    squared = np.zeros((a.shape[0], b.shape[0]))
-    for k in range(a.shape[1]):
-        squared += np.subtract.outer(a[:, k], b[:, k]) ** 2
-    return np.sqrt(squared)
-
-
 def _step_to_sample(steps, samples_per_step):
     """Nearest recording sample of each time step (ties up), the same wherever a run starts.
 
@@ -497,15 +489,15 @@ class SpikingNetwork:
     def _recording_gains(self, array):
         ex = self.extracellular
         # a current dipole: sink at the soma, return source straight above it
-        rec_pos = array.positions[array.recording_electrodes]
+        recording = array.recording_electrodes
         source = self.positions + np.array([0.0, 0.0, ex.return_current_distance])
-        r_sink = np.maximum(_distances(self.positions, rec_pos), ex.minimum_distance)
-        r_source = np.maximum(_distances(source, rec_pos), ex.minimum_distance)
+        r_sink = np.maximum(array.distances_to(self.positions, recording), ex.minimum_distance)
+        r_source = np.maximum(array.distances_to(source, recording), ex.minimum_distance)
         return ex.spike_current / (4.0 * np.pi * ex.conductivity) * (1.0 / r_sink - 1.0 / r_source)
 
     def _stimulation_gains(self, array):
         ex = self.extracellular
-        d = _distances(array.positions[array.stimulating_electrodes], self.positions)
+        d = array.distances_to(self.positions, array.stimulating_electrodes).T
         electrode, neuron = np.nonzero(d < 5.0 * ex.stimulation_length)  # row-major: by electrode
         ptr = np.searchsorted(electrode, np.arange(d.shape[0] + 1)).astype(np.int64)
         # cathodic (negative) electrode current depolarises: membrane current = -gain * I

@@ -116,8 +116,13 @@ def test_distances_match_pythagoras(mea):
     neighbour = int(np.argsort(d[0])[1])
     assert d[0, neighbour] == pytest.approx(np.hypot(200 * UM, h), rel=1e-12)
     naive = np.sqrt(((mea.positions[None] - (mea.positions[[0, 30]] + [0, 0, h])[:, None]) ** 2).sum(-1))
-    np.testing.assert_allclose(d, naive, rtol=1e-14)  # cdist vs the formula: float rounding
+    np.testing.assert_allclose(d, naive, rtol=1e-14)  # summation order: float rounding
     np.testing.assert_allclose(mea.distances_to([[0.0, 0.0]]), np.linalg.norm(mea.positions, axis=1)[None])
+    # a subset of electrodes: the same numbers, those columns
+    np.testing.assert_array_equal(mea.distances_to(mea.positions[[0, 30]] + [0, 0, h], [30, 2, 0]),
+                                  d[:, [30, 2, 0]])
+    with pytest.raises(ValueError, match=r"electrodes must be indices in \[0, n_electrodes\) = \[0, 60\)"):
+        mea.distances_to([[0.0, 0.0]], [60])
 
 
 # ----------------------------------------------------------------------------- select
