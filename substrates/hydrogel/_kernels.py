@@ -64,6 +64,21 @@ def bernoulli(x):
 
 
 @njit(**JIT)
+def face_fluxes(ct, fixed_charge, a, b, kp_f, km_f, bp, bm):
+    """Scharfetter-Gummel cation and anion fluxes across the face from cell a to cell b.
+
+    ``bp = B(psi_b - psi_a)`` and ``bm = B(psi_a - psi_b)``; the ion concentrations of a
+    cell follow from electroneutrality, ``c+- = (ct -+ X) / 2``. Returns
+    ``(jp, jm, cpa, cpb, cma, cmb)``: the fluxes (mol/s) and the four concentrations.
+    """
+    cpa = 0.5 * (ct[a] - fixed_charge[a])
+    cpb = 0.5 * (ct[b] - fixed_charge[b])
+    cma = 0.5 * (ct[a] + fixed_charge[a])
+    cmb = 0.5 * (ct[b] + fixed_charge[b])
+    return kp_f * (bp * cpa - bm * cpb), km_f * (bm * cma - bp * cmb), cpa, cpb, cma, cmb
+
+
+@njit(**JIT)
 def assemble(ct, psi, ct_old, fixed_charge, volume, face_a, face_b, kp, km,
              contact_cell, contact_mode, contact_g, contact_v, contact_a, contact_current,
              contact_kp, contact_km, faradaic, c_ref, faraday, thermal_voltage, dt, explicit,
@@ -121,12 +136,7 @@ def assemble(ct, psi, ct_old, fixed_charge, volume, face_a, face_b, kp, km,
         d = psi[b] - psi[a]
         bp, dbp = bernoulli(d)
         bm, dbm = bernoulli(-d)
-        cpa = 0.5 * (ct[a] - fixed_charge[a])
-        cpb = 0.5 * (ct[b] - fixed_charge[b])
-        cma = 0.5 * (ct[a] + fixed_charge[a])
-        cmb = 0.5 * (ct[b] + fixed_charge[b])
-        jp = kp[f] * (bp * cpa - bm * cpb)
-        jm = km[f] * (bm * cma - bp * cmb)
+        jp, jm, cpa, cpb, cma, cmb = face_fluxes(ct, fixed_charge, a, b, kp[f], km[f], bp, bm)
         # derivatives (d/d psi_b; d/d psi_a is the negative); dB(-d)/dd = -B'(-d)
         jp_ca = 0.5 * kp[f] * bp
         jp_cb = -0.5 * kp[f] * bm
@@ -236,11 +246,8 @@ def explicit_update(ct_old, psi, fixed_charge, volume, face_a, face_b, kp, km,
         d = psi[b] - psi[a]
         bp, _ = bernoulli(d)
         bm, _ = bernoulli(-d)
-        cpa = 0.5 * (ct_old[a] - fixed_charge[a])
-        cpb = 0.5 * (ct_old[b] - fixed_charge[b])
-        cma = 0.5 * (ct_old[a] + fixed_charge[a])
-        cmb = 0.5 * (ct_old[b] + fixed_charge[b])
-        s = kp[f] * (bp * cpa - bm * cpb) + km[f] * (bm * cma - bp * cmb)
+        jp, jm, _, _, _, _ = face_fluxes(ct_old, fixed_charge, a, b, kp[f], km[f], bp, bm)
+        s = jp + jm
         ct_new[a] -= dt / volume * s
         ct_new[b] += dt / volume * s
         outflow[a] += 0.5 * (kp[f] * bp + km[f] * bm)
