@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["NotProgrammableError", "Substrate", "check_substrate", "stimulus_on_grid"]
+__all__ = ["NotProgrammableError", "Substrate", "check_substrate", "run_duration", "stimulus_on_grid"]
 
 
 class NotProgrammableError(TypeError):
@@ -78,6 +78,19 @@ def check_substrate(obj, name: str = "substrate"):
             f"{type(obj).__name__} lacks {missing}"
         )
     return obj
+
+
+def run_duration(stimulus, duration, context=""):
+    """How long a ``run`` lasts: ``duration`` (s) if given, else the stimulus's duration.
+
+    Raises a ValueError (ending in ``context``) when neither is given. The duration itself
+    is checked by the substrate, against its own time step.
+    """
+    if duration is None:
+        if stimulus is None:
+            raise ValueError(f"give a stimulus or a duration (s){context}")
+        duration = stimulus.duration
+    return duration
 
 
 def stimulus_on_grid(stimulus, electrodes, dt, n_steps):

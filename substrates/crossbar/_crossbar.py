@@ -14,6 +14,7 @@ import numpy as np
 
 from substrates._electrodes import ElectrodeArray
 from substrates._random import check_random_state, child_generators
+from substrates._protocol import run_duration
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
 from substrates.crossbar import _kernels as K
@@ -657,10 +658,7 @@ class Crossbar:
         Recording of shape (n_samples, electrodes.n_recording), in A; ``metadata`` holds
         ``start_time`` (s since programming) and ``drift_compensation_factor``.
         """
-        if duration is None:
-            if stimulus is None:
-                raise ValueError("give a stimulus or a duration (s)")
-            duration = stimulus.duration
+        duration = run_duration(stimulus, duration)
         duration = _real("duration", duration, low=0.0, low_open=True, unit=" (s)")
         n_samples = round(duration / self.dt)
         if n_samples < 1:

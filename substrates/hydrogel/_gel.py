@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import stimulus_on_grid
+from substrates._protocol import run_duration, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -885,10 +885,7 @@ class Hydrogel:
         Recording of shape (round(duration * sampling_rate), electrodes.n_recording), in V
         (``readout="potential"``) or A (``readout="current"``).
         """
-        if duration is None:
-            if stimulus is None:
-                raise ValueError("give a stimulus or a duration (s)")
-            duration = stimulus.duration
+        duration = run_duration(stimulus, duration)
         duration = _positive_time("duration", duration)
         n_steps = round(duration / self.dt)
         if n_steps < 1:

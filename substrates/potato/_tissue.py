@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import NotProgrammableError, stimulus_on_grid
+from substrates._protocol import NotProgrammableError, run_duration, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -498,10 +498,7 @@ class Potato:
         """
         if stimulus is not None and not isinstance(stimulus, Stimulus):
             raise TypeError(f"stimulus must be a Stimulus, got {type(stimulus).__name__}")
-        if duration is None:
-            if stimulus is None:
-                raise ValueError("give a stimulus or a duration (s)")
-            duration = stimulus.duration
+        duration = run_duration(stimulus, duration)
         n_steps = self._steps(duration)
         current = self._stimulus_current(stimulus, n_steps)
         unit = "A" if stimulus is None else stimulus.unit
@@ -729,10 +726,7 @@ class Potato:
                    "method=gear maxord=2")
         sources, commands = [], []
         if analysis == "tran":
-            if duration is None:
-                if stimulus is None:
-                    raise ValueError("give a stimulus or a duration (s) for a transient netlist")
-                duration = stimulus.duration
+            duration = run_duration(stimulus, duration, " for a transient netlist")
             n_steps = self._steps(duration)
             current = self._stimulus_current(stimulus, n_steps)
             rise = self.dt * 1e-3

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import stimulus_on_grid
+from substrates._protocol import run_duration, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording, detect_spikes, estimate_noise_levels
 from substrates._stimulus import Stimulus
@@ -782,10 +782,7 @@ class SpikingNetwork:
         Recording of shape (round(duration * sampling_rate), electrodes.n_recording), in V;
         ``metadata["detection_noise_levels"]`` holds the levels used (V, one per channel).
         """
-        if duration is None:
-            if stimulus is None:
-                raise ValueError("give a stimulus or a duration (s)")
-            duration = stimulus.duration
+        duration = run_duration(stimulus, duration)
         n_steps = self._steps(duration)
         stim = self._stimulus_current(stimulus, n_steps)
         levels = self._detection_levels(detection_noise_levels)
