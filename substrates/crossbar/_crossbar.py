@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._random import check_random_state, child_generators
 from substrates._protocol import run_duration
+from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
 from substrates.crossbar import _kernels as K
