@@ -13,11 +13,13 @@ that checks an object keeps it.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["NotProgrammableError", "Substrate", "check_substrate", "run_duration", "stimulus_on_grid"]
+__all__ = ["NotProgrammableError", "Substrate", "check_substrate", "run_duration", "steps_per_sample", "stimulus_on_grid"]
 
 
 class NotProgrammableError(TypeError):
@@ -91,6 +93,24 @@ def run_duration(stimulus, duration, context=""):
             raise ValueError(f"give a stimulus or a duration (s){context}")
         duration = stimulus.duration
     return duration
+
+
+def steps_per_sample(rate, base_rate, name, base="the simulation rate 1/dt"):
+    """Whole base periods per sample when sampling at ``rate`` (Hz) a process at ``base_rate``.
+
+    For a substrate's hidden-state or recording rate against its step rate ``1 / dt`` (or
+    a crossbar's read rate): ``base_rate / rate`` must be a whole number >= 1 (to a
+    relative 1e-9), else a ValueError naming ``name`` and ``base``.
+    """
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not math.isfinite(rate) \
+            or rate <= 0:
+        raise ValueError(f"{name} must be a finite rate > 0 Hz, got {rate!r}")
+    ratio = base_rate / rate
+    stride = round(ratio)
+    if stride < 1 or abs(ratio - stride) > 1e-9 * ratio:
+        raise ValueError(f"{name} must divide {base} = {base_rate:g} Hz ({base} / {name} a "
+                         f"whole number >= 1), got {rate!r} Hz")
+    return stride
 
 
 def stimulus_on_grid(stimulus, electrodes, dt, n_steps):

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import run_duration
+from substrates._protocol import run_duration, steps_per_sample
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -25,8 +25,6 @@ __all__ = ["Crossbar", "ProgramReport"]
 # A stimulus may exceed read_voltage by this relative amount (float round-off of
 # x * amplitude with |x| <= 1), far below any voltage difference that matters.
 _VOLTAGE_RTOL = 1e-12
-# hidden_sampling_rate must divide the read rate to within this relative distance
-_RATE_RTOL = 1e-9
 
 
 def _count(name, value, low, allowed):
@@ -668,11 +666,8 @@ class Crossbar:
         stride = 0
         if record_hidden:
             rate = _real("hidden_sampling_rate", hidden_sampling_rate, low=0.0, low_open=True, unit=" (Hz)")
-            ratio = self.sampling_rate / rate
-            stride = round(ratio)
-            if stride < 1 or abs(ratio - stride) > _RATE_RTOL * ratio:
-                raise ValueError(f"hidden_sampling_rate must divide the read rate {self.sampling_rate:g} Hz, "
-                                 f"got {hidden_sampling_rate!r}")
+            stride = steps_per_sample(rate, self.sampling_rate, "hidden_sampling_rate",
+                                      "the read rate")
         factor = self.drift_compensation_factor() if drift_compensation else 1.0
         start = self._time
         currents, hidden = self._read(voltages, stride)

@@ -8,7 +8,12 @@ import numbers
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import NotProgrammableError, run_duration, stimulus_on_grid
+from substrates._protocol import (
+    NotProgrammableError,
+    run_duration,
+    steps_per_sample,
+    stimulus_on_grid,
+)
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording
 from substrates._stimulus import Stimulus
@@ -27,8 +32,6 @@ _NEWTON_MAX_STEP = 0.05
 _NEWTON_MAX_ITERATIONS = 200
 # positions within this fraction of a cell of the block's faces count as on the tissue
 _FACE_TOLERANCE = 1e-9
-# relative tolerance for "dt divides the sampling period"
-_RATE_RTOL = 1e-9
 
 
 def _lognormal(rng, median, cv, size):
@@ -44,19 +47,6 @@ def _positive_time(name, value):
             or value <= 0:
         raise ValueError(f"{name} must be a finite time > 0 s, got {value!r}")
     return float(value)
-
-
-def _stride(rate, dt, name):
-    """Whole simulation steps per sample at ``rate`` (Hz), or a ValueError naming ``name``."""
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not math.isfinite(rate) \
-            or rate <= 0:
-        raise ValueError(f"{name} must be a finite rate > 0 Hz, got {rate!r}")
-    ratio = 1.0 / (rate * dt)
-    stride = round(ratio)
-    if stride < 1 or abs(ratio - stride) > _RATE_RTOL * ratio:
-        raise ValueError(f"{name} must divide the simulation rate 1/dt = {1 / dt:g} Hz "
-                         f"(1/dt / {name} a whole number >= 1), got {rate!r} Hz")
-    return stride
 
 
 class Potato:
@@ -168,8 +158,8 @@ class Potato:
         if not isinstance(self.electrodes, ElectrodeArray):
             raise TypeError(f"electrodes must be an ElectrodeArray, got {type(self.electrodes).__name__}")
         self.dt = _positive_time("dt", dt)
-        self._record_stride = _stride(self.electrodes.sampling_rate, self.dt,
-                                      "electrodes.sampling_rate")
+        self._record_stride = steps_per_sample(self.electrodes.sampling_rate, 1.0 / self.dt,
+                                               "electrodes.sampling_rate")
         self.tissue = tissue if tissue is not None else TissueParameters()
         if not isinstance(self.tissue, TissueParameters):
             raise TypeError(f"tissue must be TissueParameters, got {type(self.tissue).__name__}")
@@ -502,8 +492,8 @@ class Potato:
         n_steps = self._steps(duration)
         current = self._stimulus_current(stimulus, n_steps)
         unit = "A" if stimulus is None else stimulus.unit
-        hidden_stride = _stride(hidden_sampling_rate, self.dt, "hidden_sampling_rate") \
-            if record_hidden else 0
+        hidden_stride = steps_per_sample(hidden_sampling_rate, 1.0 / self.dt,
+                                         "hidden_sampling_rate") if record_hidden else 0
         clean, hidden = self._simulate(current, unit, n_steps, hidden_stride, progress)
         array = self.electrodes
         data = array.acquire(clean, self._noise_rng)

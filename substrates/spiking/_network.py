@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from substrates._electrodes import ElectrodeArray
-from substrates._protocol import run_duration, stimulus_on_grid
+from substrates._protocol import run_duration, steps_per_sample, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording, detect_spikes, estimate_noise_levels
 from substrates._stimulus import Stimulus
@@ -788,12 +788,7 @@ class SpikingNetwork:
         levels = self._detection_levels(detection_noise_levels)
         stride = 0
         if record_hidden:
-            stride = int(round(1.0 / (hidden_sampling_rate * self.dt)))
-            if stride < 1 or abs(stride * hidden_sampling_rate * self.dt - 1.0) > 1e-9:
-                raise ValueError(
-                    f"hidden_sampling_rate must divide the simulation rate {1 / self.dt} Hz, "
-                    f"got {hidden_sampling_rate}"
-                )
+            stride = steps_per_sample(hidden_sampling_rate, 1.0 / self.dt, "hidden_sampling_rate")
         spike_steps, spike_neurons, v_rows = self._simulate(stim, n_steps, stride, progress)
         first_step = self._state.step - n_steps
         return self._record(spike_steps - first_step, spike_neurons, n_steps, v_rows,

@@ -151,6 +151,15 @@ def test_replacing_the_electrodes_rebuilds_their_coupling():
     assert net.electrodes is routed  # a refused array leaves the old one in place
 
 
+def test_bad_hidden_sampling_rate_is_named():
+    net = noisy_network(50, random_state=1)
+    with pytest.raises(ValueError, match="hidden_sampling_rate must be a finite rate > 0 Hz"):
+        net.run(duration=0.01, record_hidden=True, hidden_sampling_rate=0.0)
+    with pytest.raises(ValueError, match=r"hidden_sampling_rate must divide the simulation rate "
+                                         r"1/dt = 10000 Hz"):
+        net.run(duration=0.01, record_hidden=True, hidden_sampling_rate=3000.0)
+
+
 def test_short_term_depression_turns_runaway_activity_into_network_bursts():
     # Strong recurrent excitation: without depression the culture locks into tonic
     # firing; with depression, synapses run down during a burst and the network falls
