@@ -18,6 +18,7 @@ from substrates.hydrogel import (
     HydrogelParameters,
     WriteParameters,
 )
+from tests.substrates.grid_reference import grid_laplacian
 
 
 def exact_gel(noise=0.0, seed=0, **kw):
@@ -73,12 +74,7 @@ def test_uniform_gel_is_the_chloride_resistor_network_and_reciprocal():
     # steady state: no cation crosses Ag/AgCl, so only chloride conducts (not D+ c+ + D- c-)
     g_face = FARADAY**2 / (GAS_CONSTANT * p.temperature) * d_anion * anion * p.thickness
     ny, nx = gel.grid_shape
-    ids = np.arange(nx * ny).reshape(ny, nx)
-    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
-    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
-    lap = sparse.coo_matrix((np.full(a.size, g_face), (a, b)), shape=(nx * ny,) * 2)
-    lap = lap + lap.T
-    lap = sparse.diags(np.asarray(lap.sum(axis=1)).ravel()) - lap
+    lap = grid_laplacian(gel.grid_shape, g_face)
     ring = np.zeros((ny, nx), dtype=bool)
     ring[0, :] = ring[-1, :] = ring[:, 0] = ring[:, -1] = True  # the perimeter counter
     lap = lap + sparse.diags(ring.ravel() * p.cell_size**2 / itf.interface_resistivity)

@@ -19,6 +19,7 @@ from substrates.hydrogel import (
     WriteParameters,
 )
 from substrates.hydrogel import _kernels as K
+from tests.substrates.grid_reference import grid_laplacian
 
 # an ideal front end wide enough for any current (A) or potential (V) here
 IDEAL = {"noise_rms": 0.0, "adc_bits": None, "adc_range": (-10.0, 10.0)}
@@ -172,7 +173,6 @@ def test_point_diffusion_spreads_with_variance_2Dt():
 
 
 def test_conduction_between_two_electrodes_matches_grid_resistance():
-    from scipy import sparse
     from scipy.sparse.linalg import spsolve
 
     h = 5e-6
@@ -189,12 +189,7 @@ def test_conduction_between_two_electrodes_matches_grid_resistance():
     # independent: the grid's conductance network, face conductance sigma * thickness
     ny, nx = gel.grid_shape
     g_face = conductivity(p, p.salt_concentration) * p.thickness
-    ids = np.arange(nx * ny).reshape(ny, nx)
-    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
-    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
-    lap = sparse.coo_matrix((np.full(a.size, g_face), (a, b)), shape=(nx * ny,) * 2)
-    lap = lap + lap.T
-    lap = sparse.diags(np.asarray(lap.sum(axis=1)).ravel()) - lap
+    lap = grid_laplacian(gel.grid_shape, g_face)
     source, sink = gel._contact_cell[:2]
     rhs = np.zeros(nx * ny)
     rhs[source], rhs[sink] = 1.0, -1.0
