@@ -12,10 +12,11 @@ Units are SI throughout: V, A, S, F, s.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from substrates._counter_rng import uniform01
-from substrates._numba import JIT
+from substrates._numba import JIT, JIT_PARALLEL
+from substrates._prefetch import prefetch
 
 # neuron models
 LIF = 0
@@ -169,54 +170,73 @@ def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, de
 
 
 @njit(**JIT)
-def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-                   refractory_steps, refractory, refractory_v, prm, uniform, drive,
-                   use_drive, decay_e, decay_i, reversal_e, reversal_i, spiked, spike_list):
-    """Advance every neuron by one step; list those that crossed threshold.
+def restore_refractory(v, ring, ring_v):
+    """Put back the frozen membrane potential of every neuron in the refractory ring.
 
-    Every neuron is integrated by one branch-free (vectorised) loop; the few neurons
-    still refractory (Brian2's rule: ``step - last_spike < refractory_steps``) then get
-    their membrane potential back and cannot spike, which is the same arithmetic as
-    skipping them, bit for bit.
+    ``ring`` and ``ring_v`` are as in :func:`update_neurons`.
+    """
+    n = v.shape[0]
+    head = ring[n]
+    length = ring[n + 1]
+    # the ring as at most two contiguous runs (no modulo in the loops)
+    first_run = min(length, n - head)
+    for k in range(first_run):
+        v[ring[head + k]] = ring_v[head + k]
+    for k in range(length - first_run):
+        v[ring[k]] = ring_v[k]
+
+
+@njit(**JIT)
+def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
+                   refractory_steps, ring, ring_v, prm, uniform, drive, use_drive, decay_e,
+                   decay_i, reversal_e, reversal_i, spiked, spike_list):
+    """Advance a run of neurons by one step; list those that crossed threshold.
+
+    Every neuron is integrated by one branch-free (vectorised) loop, refractory or not;
+    a refractory neuron (Brian2's rule: ``step - last_spike < refractory_steps``) keeps
+    the potential it was reset to and cannot spike, which is the same arithmetic as
+    skipping it, bit for bit. For LIF neurons the potential is the only variable that
+    refractoriness freezes and no other variable reads it, so the frozen value is put
+    back only when the period ends (and by :func:`restore_refractory` before anyone
+    reads ``v``); AdEx and Izhikevich adaptation reads ``v``, so there it is put back
+    after every step.
 
     Parameters
     ----------
-    v, syn_e, syn_i, adapt : float arrays (n_neurons,), updated in place
+    v, syn_e, syn_i, adapt : float arrays (n,), updated in place
         Membrane potential (V), excitatory and inhibitory synaptic variables (A for
         current synapses, S for conductance synapses), adaptation current (A).
-    last_spike : int32 array (n_neurons,); refractory_steps : int (same for all)
-    refractory : int64 array (n_neurons + 2,)
+    last_spike : int32 array (n,); refractory_steps : int (same for all)
+    ring : int64 array (n + 2,)
         The neurons that may still be refractory, oldest spike first, as a ring buffer:
-        ``refractory[-2]`` is the head position and ``refractory[-1]`` the length.
-    refractory_v : float array (n_neurons,), scratch
-    prm : float array (N_ROWS, n_neurons), of the state's precision
+        ``ring[n]`` is the head position and ``ring[n + 1]`` the length.
+    ring_v : float array (n,)
+        The frozen membrane potential of each ring entry (V).
+    prm : float array (N_ROWS, >= n), of the state's precision
     uniform : bool, every column of prm is the same
-    drive : float array (n_neurons,)
+    drive : float array (n,)
         Stimulation current into each membrane this step (A); read only if use_drive.
-    spiked : bool array (n_neurons rounded up to a multiple of 8,), scratch, zero padded
-    spike_list : int64 array (n_neurons,), output: the spiking neurons, ascending
+    spiked : bool array (n rounded up to a multiple of 8,), scratch, zero padded
+    spike_list : int64 array (n,), output: the spiking neurons, ascending
 
     Returns
     -------
     int : the number of spikes (the filled length of ``spike_list``).
     """
     n = v.shape[0]
+    lazy = model == LIF
     # neurons whose refractory period is over leave the front of the ring
-    head = refractory[n]
-    length = refractory[n + 1]
-    while length > 0 and step - last_spike[refractory[head]] >= refractory_steps:
+    head = ring[n]
+    length = ring[n + 1]
+    while length > 0 and step - last_spike[ring[head]] >= refractory_steps:
+        if lazy:
+            v[ring[head]] = ring_v[head]
         head += 1
         if head == n:
             head = 0
         length -= 1
-    refractory[n] = head
-    refractory[n + 1] = length
-    # the ring as at most two contiguous runs (no modulo in the loops)
-    first_run = min(length, n - head)
-    for k in range(first_run):
-        refractory_v[k] = v[refractory[head + k]]
-    for k in range(first_run, length):
-        refractory_v[k] = v[refractory[k - first_run]]
+    ring[n] = head
+    ring[n + 1] = length
     if model == LIF and synapse_model == CURRENT:
         _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked)
     elif model == LIF:
@@ -225,40 +245,33 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     else:
         _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
                   reversal_e, reversal_i, drive, spiked)
-    for k in range(first_run):
-        i = refractory[head + k]
-        v[i] = refractory_v[k]
-        spiked[i] = False
-    for k in range(first_run, length):
-        i = refractory[k - first_run]
-        v[i] = refractory_v[k]
-        spiked[i] = False
+    if not lazy:
+        restore_refractory(v, ring, ring_v)
     # gather: spikes are rare, so skip eight flags at a time (spiked is padded to a
-    # multiple of 8 with zeros, see run_chunk)
+    # multiple of 8 with zeros); a refractory neuron's crossing does not count
     words = spiked.view(np.uint64)
     count = 0
     for w in range(words.shape[0]):
         if words[w] != 0:
             for i in range(8 * w, 8 * w + 8):
-                if spiked[i]:
+                if spiked[i] and step - last_spike[i] >= refractory_steps:
                     spike_list[count] = i
                     count += 1
     return count
 
 
 @njit(**JIT)
-def refractory_ring(last_spike, step, refractory_steps):
+def fill_refractory_ring(last_spike, v, step, refractory_steps, ring, ring_v):
     """The ring buffer of update_neurons for a state: neurons in their refractory
-    period at ``step``, oldest spike first (ties by index)."""
+    period at ``step``, oldest spike first (ties by index), with their potentials."""
     n = last_spike.shape[0]
-    ring = np.zeros(n + 2, dtype=np.int64)
     candidates = np.flatnonzero(step - last_spike.astype(np.int64) < refractory_steps)
     order = np.argsort(last_spike[candidates], kind="mergesort")
     for k in range(candidates.shape[0]):
         ring[k] = candidates[order[k]]
+        ring_v[k] = v[ring[k]]
     ring[n] = 0
     ring[n + 1] = candidates.shape[0]
-    return ring
 
 
 @njit(**JIT)
@@ -268,207 +281,341 @@ def _decayed(value, step, last_step, dt, time_constant):
 
 
 @njit(**JIT)
-def run_chunk(
-    n_steps,
-    first_step,
-    dt,
-    model,
-    synapse_model,
-    # state (modified in place)
-    v,
-    syn_e,
-    syn_i,
-    adapt,
-    last_spike,
-    stp_resource,
-    stp_last,
-    weights,
-    stdp_pre_trace,
-    stdp_pre_last,
-    stdp_post_trace,
-    stdp_post_last,
-    queue_group,
-    queue_scale,
-    queue_len,
-    # per-neuron parameters
-    prm,
-    uniform,
-    refractory_steps,
-    refractory,
-    group_excitatory,
-    decay_e,
-    decay_i,
-    reversal_e,
-    reversal_i,
-    # connectivity: synapses in CSR by source, grouped by delay within a source
-    source_group_ptr,
-    group_start,
-    group_delay,
-    group_weight,
-    group_weight_uniform,
-    targets,
-    plastic,
-    post_ptr,
-    post_synapse,
-    # short-term depression
-    stp_on,
-    stp_use,
-    stp_recovery_time,
-    # STDP (pair-based, additive, on synapses flagged plastic)
-    stdp_on,
-    stdp_pre_time,
-    stdp_post_time,
-    stdp_pre_increment,
-    stdp_post_increment,
-    stdp_weight_max,
-    # background Poisson drive
-    bg_n,
-    bg_p0,
-    bg_ratio,
-    bg_weight,
-    bg_key,
-    # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
-    stim,
-    stim_ptr,
-    stim_neuron,
-    stim_gain,
-    # outputs
-    spike_step,
-    spike_neuron,
-    v_record,
-    record_stride,
-):
-    """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
+def _stimulation_drive(currents, stim_ptr, stim_neuron, stim_gain, drive, have_drive):
+    """Fill ``drive`` (A per neuron) from one step of electrode ``currents`` (A);
+    returns whether any electrode carries current (else drive is all zero)."""
+    if have_drive:
+        drive[:] = 0.0
+        have_drive = False
+    for e in range(currents.shape[0]):
+        current = currents[e]
+        if current != 0.0:
+            have_drive = True
+            for k in range(stim_ptr[e], stim_ptr[e + 1]):
+                drive[stim_neuron[k]] += stim_gain[k] * current
+    return have_drive
 
-    Spikes go to ``spike_step`` / ``spike_neuron`` (capacity n_steps * n_neurons in the
-    worst case); the membrane potential at the start of every ``record_stride``-th step
-    (counted from step 0) goes to the rows of ``v_record`` (stride 0 records nothing).
 
-    Spike delivery is event driven: a spike pushes one entry per distinct delay of its
-    neuron into a ring buffer of ``queue_group.shape[0]`` slots; each entry is a
-    contiguous run of synapses, delivered one synapse at a time in order of emission,
-    source and synapse index (the order Brian2's SpikeQueue uses).
+@njit(**JIT)
+def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
+                adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks, uniform,
+                drive, have_drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
+                block_spikes, block_counts, v_record):
+    """Block ``b`` of neurons: record v(step) if ``record_row >= 0``, then integrate
+    the step and list its threshold crossings (block-local indices)."""
+    lo = bounds[b]
+    hi = bounds[b + 1]
+    m = hi - lo
+    if record_row >= 0:
+        restore_refractory(v[lo:hi], rings[b, :m + 2], ring_vs[b, :m])
+        v_record[record_row, lo:hi] = v[lo:hi]  # v(step * dt), before this step's update
+    block_counts[b] = update_neurons(
+        model, synapse_model, dt, step, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], adapt[lo:hi],
+        last_spike[lo:hi], refractory_steps, rings[b, :m + 2], ring_vs[b, :m], prm_blocks[b],
+        uniform, drive[lo:hi], have_drive, decay_e, decay_i, reversal_e, reversal_i,
+        spiked[lo:lo + 8 * ((m + 7) // 8)], block_spikes[b],
+    )
+
+
+@njit(**JIT)
+def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+              refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
+              group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
+              group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
+              post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
+              stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
+              stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key):
+    """Block ``b`` of neurons after this step's spikes are queued: synaptic delivery to
+    its neurons, STDP, background input and the reset of its own spikes.
+
+    A block touches only its own neurons and the synapses onto them (``group_ranges``
+    splits each delay group by target block), so blocks can run at once; each neuron
+    still receives its inputs in the serial order, so the bits do not depend on the
+    number of blocks.
     """
+    lo = bounds[b]
+    hi = bounds[b + 1]
+    m = hi - lo
     n = v.shape[0]
-    n_slots = queue_group.shape[0]
-    n_stim = stim.shape[1]
-    drive = np.zeros_like(v)
-    spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
-    refractory_v = np.zeros_like(v)
-    spike_list = np.zeros(n, dtype=np.int64)
-    reset = prm[ROW_RESET]
-    adapt_increment = prm[ROW_ADAPT_INCREMENT]
-    n_spikes = 0
-    rec_row = 0
-    have_drive = False
-    for s in range(n_steps):
-        step = np.int32(first_step + s)  # int32 like last_spike, so the refractory test vectorises with float32 state
-        if record_stride > 0 and step % record_stride == 0:
-            v_record[rec_row, :] = v  # v(step * dt), before this step's update
-            rec_row += 1
-        # stimulation current entering each membrane this step
-        if have_drive:
-            drive[:] = 0.0
-            have_drive = False
-        for e in range(n_stim):
-            current = stim[s, e]
-            if current != 0.0:
-                have_drive = True
-                for k in range(stim_ptr[e], stim_ptr[e + 1]):
-                    drive[stim_neuron[k]] += stim_gain[k] * current
-        count = update_neurons(
-            model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-            refractory_steps, refractory, refractory_v, prm, uniform, drive, have_drive,
-            decay_e, decay_i, reversal_e, reversal_i, spiked, spike_list,
-        )
-        # push this step's spikes into the queue
-        for c in range(count):
-            i = spike_list[c]
-            scale = 1.0
-            if stp_on:
-                # Tsodyks-Markram depression: resources recover towards 1 between spikes
-                x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
-                                   stp_recovery_time)
-                scale = x
-                stp_resource[i] = x - stp_use * x
-                stp_last[i] = step
-            for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
-                slot = (step + group_delay[g]) % n_slots
-                q = queue_len[slot]
-                queue_group[slot, q] = g
-                queue_scale[slot, q] = scale
-                queue_len[slot] = q + 1
-        # deliver what arrives now, one synapse at a time
-        slot = step % n_slots
-        for q in range(queue_len[slot]):
-            g = queue_group[slot, q]
-            scale = queue_scale[slot, q]
-            if not stdp_on:
-                # the common case, kept lean: one weight per group when all are equal
-                # (the same product weights[k] * scale, so the same bits)
-                if group_weight_uniform:
-                    w = group_weight[g] * scale
-                    if group_excitatory[g]:
-                        for k in range(group_start[g], group_start[g + 1]):
-                            syn_e[targets[k]] += w
-                    else:
-                        for k in range(group_start[g], group_start[g + 1]):
-                            syn_i[targets[k]] += w
-                elif group_excitatory[g]:
-                    for k in range(group_start[g], group_start[g + 1]):
-                        syn_e[targets[k]] += weights[k] * scale
+    # ask for every arriving group's record, then its first synapses, before delivering
+    # (scattered cache misses that would otherwise be paid one group at a time)
+    n_arriving = queue_len[slot]
+    for q in range(n_arriving):
+        g = queue_group[slot, q]
+        prefetch(group_ranges[g], b)
+        prefetch(group_weight, g)
+        prefetch(group_excitatory, g)
+    for q in range(n_arriving):
+        start = group_ranges[queue_group[slot, q], b]
+        prefetch(targets, start)
+        if not group_weight_uniform:
+            prefetch(weights, start)
+    # deliver what arrives now, one synapse at a time, in order of emission, source and
+    # synapse index (the order Brian2's SpikeQueue uses)
+    for q in range(n_arriving):
+        g = queue_group[slot, q]
+        scale = queue_scale[slot, q]
+        start = group_ranges[g, b]
+        stop = group_ranges[g, b + 1]
+        if not stdp_on:
+            # the common case, kept lean: one weight per group when all are equal
+            # (the same product weights[k] * scale, so the same bits)
+            if group_weight_uniform:
+                w = group_weight[g] * scale
+                if group_excitatory[g]:
+                    for k in range(start, stop):
+                        syn_e[targets[k]] += w
                 else:
-                    for k in range(group_start[g], group_start[g + 1]):
-                        syn_i[targets[k]] += weights[k] * scale
-                continue
-            post = syn_e if group_excitatory[g] else syn_i
-            for k in range(group_start[g], group_start[g + 1]):
-                t = targets[k]
-                post[t] += weights[k] * scale
-                if plastic[k]:
-                    # pre spike: pre trace grows, weight depressed by the post trace
-                    a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
-                    stdp_pre_trace[k] = a_pre + stdp_pre_increment
-                    stdp_pre_last[k] = step
-                    a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt,
-                                      stdp_post_time)
-                    weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
-        queue_len[slot] = 0
-        # post spikes: potentiation by the pre traces of incoming plastic synapses
-        if stdp_on:
-            for c in range(count):
-                t = spike_list[c]
-                a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt,
-                                  stdp_post_time)
-                stdp_post_trace[t] = a_post + stdp_post_increment
-                stdp_post_last[t] = step
-                for j in range(post_ptr[t], post_ptr[t + 1]):
-                    k = post_synapse[j]
-                    a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
-                    weights[k] = min(max(weights[k] + a_pre, 0.0), stdp_weight_max)
-        # background Poisson bombardment onto the excitatory synapses
-        if bg_n > 0:
-            base = np.uint64(step) * np.uint64(n)
-            for i in range(n):
-                u = uniform01(bg_key, base + np.uint64(i))
-                if u > bg_p0:
-                    syn_e[i] += bg_weight * binomial_inverse(u, bg_n, bg_p0, bg_ratio)
-        # reset
+                    for k in range(start, stop):
+                        syn_i[targets[k]] += w
+            elif group_excitatory[g]:
+                for k in range(start, stop):
+                    syn_e[targets[k]] += weights[k] * scale
+            else:
+                for k in range(start, stop):
+                    syn_i[targets[k]] += weights[k] * scale
+            continue
+        post = syn_e if group_excitatory[g] else syn_i
+        for k in range(start, stop):
+            t = targets[k]
+            post[t] += weights[k] * scale
+            if plastic[k]:
+                # pre spike: pre trace grows, weight depressed by the post trace
+                a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
+                stdp_pre_trace[k] = a_pre + stdp_pre_increment
+                stdp_pre_last[k] = step
+                a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt, stdp_post_time)
+                weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
+    spikes = block_spikes[b]
+    count = block_counts[b]
+    # post spikes: potentiation by the pre traces of incoming plastic synapses
+    if stdp_on:
         for c in range(count):
-            i = spike_list[c]
-            v[i] = reset[i]
-            adapt[i] += adapt_increment[i]
-            last_spike[i] = step
-            if refractory_steps > 0:
-                tail = refractory[n] + refractory[n + 1]
-                if tail >= n:
-                    tail -= n
-                refractory[tail] = i
-                refractory[n + 1] += 1
-            spike_step[n_spikes] = step
-            spike_neuron[n_spikes] = i
-            n_spikes += 1
-    return n_spikes
+            t = lo + spikes[c]
+            a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt, stdp_post_time)
+            stdp_post_trace[t] = a_post + stdp_post_increment
+            stdp_post_last[t] = step
+            for j in range(post_ptr[t], post_ptr[t + 1]):
+                k = post_synapse[j]
+                a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
+                weights[k] = min(max(weights[k] + a_pre, 0.0), stdp_weight_max)
+    # background Poisson bombardment onto the excitatory synapses
+    if bg_n > 0:
+        base = np.uint64(step) * np.uint64(n)
+        for i in range(lo, hi):
+            u = uniform01(bg_key, base + np.uint64(i))
+            if u > bg_p0:
+                syn_e[i] += bg_weight * binomial_inverse(u, bg_n, bg_p0, bg_ratio)
+    # reset
+    reset = prm_blocks[b, ROW_RESET]
+    adapt_increment = prm_blocks[b, ROW_ADAPT_INCREMENT]
+    ring = rings[b]
+    ring_v = ring_vs[b]
+    for c in range(count):
+        local = spikes[c]
+        i = lo + local
+        v[i] = reset[local]
+        adapt[i] += adapt_increment[local]
+        last_spike[i] = step
+        if refractory_steps > 0:
+            tail = ring[m] + ring[m + 1]
+            if tail >= m:
+                tail -= m
+            ring[tail] = local
+            ring_v[tail] = reset[local]
+            ring[m + 1] += 1
+
+
+def _make_run_chunk(block_range):
+    """The step loop, with its blocks of neurons walked by ``block_range``: ``range``
+    (one thread) or ``numba.prange`` (the blocks at once, one parallel region per step).
+
+    Both are made from one source so that they cannot drift apart; the closure gives
+    each its own entry in Numba's cache.
+    """
+
+    def run_chunk(
+        n_steps,
+        first_step,
+        dt,
+        model,
+        synapse_model,
+        # state (modified in place)
+        v,
+        syn_e,
+        syn_i,
+        adapt,
+        last_spike,
+        stp_resource,
+        stp_last,
+        weights,
+        stdp_pre_trace,
+        stdp_pre_last,
+        stdp_post_trace,
+        stdp_post_last,
+        queue_group,
+        queue_scale,
+        queue_len,
+        # neurons in blocks: per-block parameters and refractory rings
+        bounds,
+        prm_blocks,
+        uniform,
+        refractory_steps,
+        rings,
+        ring_vs,
+        group_excitatory,
+        decay_e,
+        decay_i,
+        reversal_e,
+        reversal_i,
+        # connectivity: synapses in CSR by source, grouped by delay within a source
+        source_group_ptr,
+        group_ranges,
+        group_delay,
+        group_weight,
+        group_weight_uniform,
+        targets,
+        plastic,
+        post_ptr,
+        post_synapse,
+        # short-term depression
+        stp_on,
+        stp_use,
+        stp_recovery_time,
+        # STDP (pair-based, additive, on synapses flagged plastic)
+        stdp_on,
+        stdp_pre_time,
+        stdp_post_time,
+        stdp_pre_increment,
+        stdp_post_increment,
+        stdp_weight_max,
+        # background Poisson drive
+        bg_n,
+        bg_p0,
+        bg_ratio,
+        bg_weight,
+        bg_key,
+        # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
+        stim,
+        stim_ptr,
+        stim_neuron,
+        stim_gain,
+        # outputs
+        spike_step,
+        spike_neuron,
+        v_record,
+        record_stride,
+    ):
+        """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
+
+        The neurons are cut into blocks ``bounds[b]:bounds[b + 1]`` (cache-line
+        aligned), each with its own refractory ring (``rings[b]``, ``ring_vs[b]``, see
+        :func:`update_neurons`) and parameter table ``prm_blocks[b]``; the synapses of
+        delay group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b +
+        1]``. Spikes go to ``spike_step`` / ``spike_neuron`` (capacity n_steps *
+        n_neurons in the worst case); the membrane potential at the start of every
+        ``record_stride``-th step (counted from step 0) goes to the rows of ``v_record``
+        (stride 0 records nothing).
+
+        Order of one step (Brian2's schedule): integrate and threshold every block;
+        queue the spikes (in neuron order; short-term depression scales them); then
+        every block takes delivery of what arrives now, STDP, background input and its
+        resets. Spike delivery is event driven: a spike pushes one entry per distinct
+        delay of its neuron into a ring buffer of ``queue_group.shape[0]`` slots.
+        """
+        n = v.shape[0]
+        n_blocks = bounds.shape[0] - 1
+        n_slots = queue_group.shape[0]
+        drive = np.zeros_like(v)
+        spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
+        block_spikes = np.zeros((n_blocks, rings.shape[1] - 2), dtype=np.int64)
+        block_counts = np.zeros(n_blocks, dtype=np.int64)
+        n_spikes = 0
+        rec_row = 0
+        # the first step's integration
+        step = np.int32(first_step)  # int32 like last_spike: the refractory test vectorises
+        have_drive = False
+        if n_steps > 0:
+            have_drive = _stimulation_drive(stim[0], stim_ptr, stim_neuron, stim_gain, drive,
+                                            have_drive)
+            row = -1
+            if record_stride > 0 and step % record_stride == 0:
+                row = rec_row
+                rec_row += 1
+            for b in block_range(n_blocks):
+                _begin_step(b, step, row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
+                            adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
+                            uniform, drive, have_drive, decay_e, decay_i, reversal_e,
+                            reversal_i, spiked, block_spikes, block_counts, v_record)
+        for s in range(n_steps):
+            step = np.int32(first_step + s)
+            # queue this step's spikes, in neuron order (their records asked for first)
+            for b in range(n_blocks):
+                for c in range(block_counts[b]):
+                    prefetch(source_group_ptr, bounds[b] + block_spikes[b, c])
+            for b in range(n_blocks):
+                for c in range(block_counts[b]):
+                    prefetch(group_delay, source_group_ptr[bounds[b] + block_spikes[b, c]])
+            for b in range(n_blocks):
+                for c in range(block_counts[b]):
+                    i = bounds[b] + block_spikes[b, c]
+                    spike_step[n_spikes] = step
+                    spike_neuron[n_spikes] = i
+                    n_spikes += 1
+                    scale = 1.0
+                    if stp_on:
+                        # Tsodyks-Markram depression: resources recover towards 1
+                        x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
+                                           stp_recovery_time)
+                        scale = x
+                        stp_resource[i] = x - stp_use * x
+                        stp_last[i] = step
+                    for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
+                        slot = (step + group_delay[g]) % n_slots
+                        q = queue_len[slot]
+                        queue_group[slot, q] = g
+                        queue_scale[slot, q] = scale
+                        queue_len[slot] = q + 1
+            slot = step % n_slots
+            more = s + 1 < n_steps
+            row = -1
+            if more:
+                have_drive = _stimulation_drive(stim[s + 1], stim_ptr, stim_neuron, stim_gain,
+                                                drive, have_drive)
+                if record_stride > 0 and (step + 1) % record_stride == 0:
+                    row = rec_row
+                    rec_row += 1
+            # finish this step and begin the next, block by block
+            for b in block_range(n_blocks):
+                _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                          refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
+                          block_counts, group_excitatory, queue_group, queue_scale,
+                          queue_len, group_ranges, group_weight, group_weight_uniform,
+                          targets, weights, plastic, post_ptr, post_synapse, stdp_on,
+                          stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
+                          stdp_pre_time, stdp_post_time, stdp_pre_increment,
+                          stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio,
+                          bg_weight, bg_key)
+                if more:
+                    _begin_step(b, step + 1, row, model, synapse_model, dt, bounds, v, syn_e,
+                                syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
+                                prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
+                                reversal_e, reversal_i, spiked, block_spikes, block_counts,
+                                v_record)
+            queue_len[slot] = 0
+        # leave the state exact: frozen potentials back in place
+        for b in range(n_blocks):
+            m = bounds[b + 1] - bounds[b]
+            restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
+        return n_spikes
+
+    return run_chunk
+
+
+#: the step loop on one thread (every block in turn; normally a single block)
+run_chunk = njit(**JIT)(_make_run_chunk(range))
+#: the step loop with its blocks on Numba's threads (see substrates._numba)
+run_chunk_parallel = njit(**JIT_PARALLEL)(_make_run_chunk(prange))
 
 
 @njit(**JIT)

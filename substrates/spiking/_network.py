@@ -33,6 +33,10 @@ _NEVER = -(2**30)  # "last spike" step of a neuron that has not spiked
 _MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
 _SPIKE_BUFFER = 4_000_000  # spike slots per chunk: bounds a chunk's length
+_BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
+# below this many neurons one thread is faster: a parallel region per step costs a few
+# microseconds (benchmarks/spiking_vs_brian2.py --threads 2 measures the gain above it)
+_PARALLEL_MIN_NEURONS = 16_384
 
 
 class NetworkState(NamedTuple):
@@ -148,6 +152,11 @@ class SpikingNetwork:
     precision : {"float64", "float32"}
         Floating-point type of the state and parameters. float64 matches Brian2 bit for
         bit; float32 halves memory traffic (tests bound its effect on rates).
+    threads : int >= 1 or None
+        Blocks of neurons simulated at once, on Numba's threads (``NUMBA_NUM_THREADS``).
+        None: ``numba.get_num_threads()`` from 16,384 neurons up, one below (where a
+        parallel region per step costs more than it saves). The bits do not depend on
+        it: each neuron sees the same arithmetic in the same order.
     random_state : int, Generator, SeedSequence or None
         Draws positions, wiring, weights and heterogeneity (fixed for the object's life),
         and, through :meth:`reset`, the initial state, background drive and electrode noise.
@@ -187,6 +196,7 @@ class SpikingNetwork:
         capacitance_cv: float = 0.0,
         initial_potential: tuple[float, float] | None = None,
         precision: str = "float64",
+        threads: int | None = None,
         random_state=None,
     ):
         if not isinstance(n_neurons, (int, np.integer)) or isinstance(n_neurons, bool) or n_neurons < 1:
@@ -219,6 +229,10 @@ class SpikingNetwork:
             raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
         self.precision = precision
         self._dtype = np.dtype(precision)
+        if threads is not None and (not isinstance(threads, (int, np.integer))
+                                    or isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+        self.threads = None if threads is None else int(threads)
         if initial_potential is None:
             initial_potential = (self.neuron.reset, self._threshold_potential())
         low, high = (float(x) for x in initial_potential)
@@ -237,6 +251,7 @@ class SpikingNetwork:
         self._build_neuron_table(structure["heterogeneity"])
         self._build_synapses(structure["connectivity"], structure["weights"])
         self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
+        self._block_layout = None  # (n_blocks, layout), built on first run
         self.reset()
 
     # ------------------------------------------------------------------ checks
@@ -808,6 +823,60 @@ class SpikingNetwork:
                              f"recording channel), got {np.shape(levels)}")
         return out
 
+    def _n_blocks(self):
+        """How many blocks of neurons the kernel walks at once (see ``threads``)."""
+        n = self.n_neurons
+        if self.threads is not None:
+            wanted = self.threads
+        elif n >= _PARALLEL_MIN_NEURONS:
+            import numba
+
+            wanted = numba.get_num_threads()
+        else:
+            wanted = 1
+        return max(1, min(wanted, -(-n // _BLOCK_ALIGN)))
+
+    def _blocks(self):
+        """(bounds, per-block parameter tables, per-block synapse ranges), cached.
+
+        ``bounds`` (n_blocks + 1,) cuts the neurons into blocks aligned to 64 neurons (so
+        no two threads write one cache line); ``prm_blocks`` (n_blocks, N_ROWS,
+        largest block) holds each block's parameter columns; ``group_ranges`` (n_groups,
+        n_blocks + 1) gives the synapses of each delay group onto each block, which are
+        contiguous because a group's targets ascend.
+        """
+        n_blocks = self._n_blocks()
+        if self._block_layout is not None and self._block_layout[0] == n_blocks:
+            return self._block_layout[1]
+        n = self.n_neurons
+        cuts = np.arange(n_blocks + 1, dtype=np.int64) * n // n_blocks
+        bounds = np.minimum(-(-cuts // _BLOCK_ALIGN) * _BLOCK_ALIGN, n)
+        group_start = self._group_start
+        if n_blocks == 1:
+            prm_blocks = self._prm[None]
+            group_ranges = np.stack([group_start[:-1], group_start[1:]], axis=1)
+        else:
+            sizes = np.diff(bounds)
+            prm_blocks = np.zeros((n_blocks, K.N_ROWS, int(sizes.max())), self._dtype)
+            for b in range(n_blocks):
+                prm_blocks[b, :, :sizes[b]] = self._prm[:, bounds[b]:bounds[b + 1]]
+            n_groups = group_start.size - 1
+            group_ranges = np.empty((n_groups, n_blocks + 1), dtype=np.int64)
+            group_ranges[:, 0] = group_start[:-1]
+            group_ranges[:, -1] = group_start[1:]
+            if n_groups:
+                targets = self._targets
+                step_down = np.flatnonzero(targets[1:] <= targets[:-1]) + 1
+                if not np.all(np.isin(step_down, group_start)):
+                    raise AssertionError("a delay group's targets must ascend")
+                for j in range(1, n_blocks):
+                    below = np.add.reduceat((targets < bounds[j]).astype(np.int64),
+                                            group_start[:-1])
+                    group_ranges[:, j] = group_start[:-1] + below
+        layout = (bounds, prm_blocks, group_ranges)
+        self._block_layout = (n_blocks, layout)
+        return layout
+
     def _simulate(self, stim, n_steps, stride, progress):
         st = self._state
         n = self.n_neurons
@@ -838,7 +907,17 @@ class SpikingNetwork:
                        desc="simulating (biological time)", leave=False)
         done = 0
         step = st.step
-        refractory = K.refractory_ring(st.last_spike_step, step, self._refractory_steps)
+        bounds, prm_blocks, group_ranges = self._blocks()
+        n_blocks = bounds.size - 1
+        largest = int(np.diff(bounds).max())
+        rings = np.zeros((n_blocks, largest + 2), dtype=np.int64)
+        ring_vs = np.zeros((n_blocks, largest), self._dtype)
+        for b in range(n_blocks):
+            lo, hi = bounds[b], bounds[b + 1]
+            K.fill_refractory_ring(st.last_spike_step[lo:hi], st.membrane_potential[lo:hi],
+                                   step, self._refractory_steps, rings[b, :hi - lo + 2],
+                                   ring_vs[b, :hi - lo])
+        run_chunk = K.run_chunk if n_blocks == 1 else K.run_chunk_parallel
         while done < n_steps:
             m = min(chunk, n_steps - done)
             if stride:
@@ -847,19 +926,19 @@ class SpikingNetwork:
             else:
                 n_rec = 0
             v_record = np.empty((n_rec, n), self._dtype)
-            count = K.run_chunk(
+            count = run_chunk(
                 m, step, self.dt, self._model, self._synapse_model,
                 st.membrane_potential, st.excitatory_synaptic, st.inhibitory_synaptic,
                 st.adaptation, st.last_spike_step, st.depression_resource, self._stp_last,
                 self._weights, self._stdp_pre_trace, self._stdp_pre_last,
                 self._stdp_post_trace, self._stdp_post_last,
                 self._queue_group, self._queue_scale, self._queue_len,
-                self._prm, self._uniform, self._refractory_steps, refractory,
+                bounds, prm_blocks, self._uniform, self._refractory_steps, rings, ring_vs,
                 self._group_excitatory,
                 self._decay_e, self._decay_i,
                 self._dtype.type(self.synapses.excitatory_reversal),
                 self._dtype.type(self.synapses.inhibitory_reversal),
-                self._source_group_ptr, self._group_start, self._group_delay,
+                self._source_group_ptr, group_ranges, self._group_delay,
                 self._group_weight, self._group_weight_uniform, self._targets,
                 self._plastic, self._post_ptr, self._post_synapse,
                 bool(self.depression.enabled), self.depression.use,

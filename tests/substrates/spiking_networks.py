@@ -17,7 +17,7 @@ CUBA_R = CUBA_TAU_M / CUBA_CAPACITANCE
 
 
 def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, random_state=1,
-                 electrodes=None, precision="float64"):
+                 electrodes=None, precision="float64", threads=None):
     """The Vogels-Abbott CUBA benchmark network (random wiring, no delays)."""
     return SpikingNetwork(
         n_neurons,
@@ -37,6 +37,7 @@ def cuba_network(n_neurons=4000, *, inputs_per_neuron=80, background=None, rando
         background=background,
         tissue=TissueParameters(size=4e-3),
         precision=precision,
+        threads=threads,
         random_state=random_state,
     )
 

@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 
 from substrates import ElectrodeArray, Stimulus
+from substrates._prefetch import prefetch
 from substrates.spiking import (
+    AdExParameters,
     BackgroundParameters,
     ConnectivityParameters,
     LIFParameters,
     ShortTermDepressionParameters,
     SpikingNetwork,
+    STDPParameters,
     SynapseParameters,
     TissueParameters,
 )
@@ -195,6 +198,8 @@ def test_short_term_depression_turns_runaway_activity_into_network_bursts():
         (dict(excitatory_fraction=1.5), "excitatory_fraction"),
         (dict(tissue=TissueParameters(size=0.5e-3)), "outside the tissue"),
         (dict(tissue=TissueParameters(shape="organoid", size=1.0e-3)), "outside the tissue"),
+        (dict(threads=0), "threads must be an integer >= 1"),
+        (dict(threads=1.5), "threads must be an integer >= 1"),
     ],
 )
 def test_bad_construction_is_named(kwargs, fragment):
@@ -276,3 +281,104 @@ def test_float32_keeps_rates_and_f_i_curve():
         trains.append(net.run(Stimulus(stim, 1e-4), record_hidden=True).hidden_state["spike_times"])
     assert trains[0].size == trains[1].size
     assert np.max(np.abs(trains[0] - trains[1])) <= 1e-4 + 1e-12
+
+
+def _everything_on(neuron, threads, **kwargs):
+    """A culture with every feature the kernel has: delays of many lengths, short-term
+    depression, STDP, background drive, heterogeneous neurons."""
+    return SpikingNetwork(
+        700, dt=1e-4, neuron=neuron,
+        connectivity=ConnectivityParameters(connection_probability=0.3, connection_length=200e-6),
+        synapses=SynapseParameters(delay=0.5e-3, conduction_velocity=0.2, weight_cv=0.3,
+                                   **kwargs),
+        depression=ShortTermDepressionParameters(enabled=True, use=0.3),
+        stdp=STDPParameters(enabled=True, learning_rate=0.05),
+        background=BackgroundParameters(n_inputs=200, rate=10.0, weight=60e-12),
+        threshold_sd=1e-3, capacitance_cv=0.1, threads=threads, random_state=11,
+    )
+
+
+@pytest.mark.parametrize("neuron", [LIFParameters(resting_potential=-55e-3), AdExParameters()],
+                         ids=["lif", "adex"])
+def test_threads_do_not_change_the_bits(neuron):
+    # Blocks of neurons on several threads: every neuron must see the same arithmetic in
+    # the same order as on one thread, so spikes, potentials, synaptic state and
+    # STDP-changed weights agree bit for bit (700 neurons: up to 11 blocks of 64).
+    stim = Stimulus.biphasic(60, 0.15, 1e-4, rate=50.0, amplitude=20e-6, phase_width=2e-4,
+                             channels=[10, 27, 40])
+    results = []
+    for threads in (1, 3, 11):
+        net = _everything_on(neuron, threads)
+        assert net._n_blocks() == threads
+        rec = net.run(stim, record_hidden=True, hidden_sampling_rate=2000.0)
+        more = net.spikes(0.05)
+        results.append((rec, more, net.state, net.synapse_table.weight))
+    (rec, more, state, weight) = results[0]
+    assert rec.hidden_state["spike_times"].size > 500  # an active network
+    assert np.any(weight != _everything_on(neuron, 1).synapse_table.weight)  # STDP acted
+    for other_rec, other_more, other_state, other_weight in results[1:]:
+        for key in ("spike_times", "spike_neurons", "membrane_potential"):
+            np.testing.assert_array_equal(other_rec.hidden_state[key], rec.hidden_state[key])
+        np.testing.assert_array_equal(other_more[1], more[1])
+        np.testing.assert_array_equal(other_more[0], more[0])
+        for a, b in zip(other_state, state):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(other_weight, weight)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_refractory_neurons_hold_their_reset_potential(threads):
+    # Brian2's "unless refractory": for refractory_period after its spike step a neuron's
+    # potential stays exactly at the reset value, whatever its synaptic input (the
+    # kernel integrates refractory LIF neurons anyway and puts the frozen value back
+    # before anyone reads v), and it cannot spike.
+    lif = LIFParameters(resting_potential=-49e-3, refractory_period=2e-3, reset=-60e-3)
+    net = SpikingNetwork(300, dt=1e-4, neuron=lif, initial_potential=(-60e-3, -50e-3),
+                         connectivity=ConnectivityParameters(connection_probability=0.3),
+                         threads=threads, random_state=12)
+    rec = net.run(duration=0.1, record_hidden=True, hidden_sampling_rate=1e4)
+    v = rec.hidden_state["membrane_potential"]  # row k: v(k dt), before step k
+    steps = np.rint(rec.hidden_state["spike_times"] / 1e-4).astype(int)
+    neurons = rec.hidden_state["spike_neurons"]
+    assert steps.size > 300
+    refractory_steps = 20
+    held = 0
+    for s, i in zip(steps, neurons):
+        rows = np.arange(s + 1, min(s + 1 + refractory_steps, v.shape[0]))
+        assert np.all(v[rows, i] == -60e-3)
+        held += rows.size
+        later = neurons[(steps > s) & (steps < s + refractory_steps)]
+        assert i not in later
+    assert held > 1000
+    # a run that ends inside refractory periods leaves their frozen potentials in place
+    state = net.state
+    step = state.step
+    still = step - state.last_spike_step < refractory_steps
+    assert still.sum() > 0
+    np.testing.assert_array_equal(state.membrane_potential[still], -60e-3)
+    # and the state left behind continues exactly: 0.1 s then 0.05 s is one 0.15 s run
+    tail = net.spikes(0.05)
+    net.reset()
+    whole = net.spikes(0.15)
+    late = whole[0] >= 0.1 - 1e-12
+    np.testing.assert_array_equal(whole[1][late], tail[1])
+
+
+def test_prefetch_is_only_a_hint():
+    from numba import njit
+
+    @njit
+    def summed(a, index):
+        total = 0.0
+        for k in range(index.shape[0]):
+            prefetch(a, index[k])
+        for k in range(index.shape[0]):
+            total += a[index[k]]
+        return total
+
+    a = np.arange(1000, dtype=np.float32)
+    for dtype in (np.int32, np.int64, np.uint16):
+        index = np.array([3, 999, 0, 512], dtype=dtype)
+        assert summed(a, index) == 3 + 999 + 0 + 512
+    with pytest.raises(Exception, match="prefetch"):
+        summed(np.zeros((3, 3)), np.array([0]))

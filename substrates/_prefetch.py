@@ -1,0 +1,39 @@
+"""A software prefetch for Numba kernels: ``prefetch(array, index)``.
+
+Event-driven spike delivery reads a few scattered records per spike (the delay group's
+synapse range, weight and sign, then its first targets). Each is a cache miss, and
+inside a long delivery loop the processor cannot run ahead to the next group's misses,
+so they are paid one after another. Asking for all of a step's records first lets the
+misses overlap. ``prefetch`` is LLVM's ``llvm.prefetch`` intrinsic (a read, kept in every
+cache level): a hint only, it never faults and changes no result. An index out of
+range is not checked (the hint is then simply wasted), so callers pass valid indices.
+"""
+
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+__all__ = ["prefetch"]
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint that ``array[index]`` (a 1-d array, an integer index) will be read soon."""
+    if not (isinstance(array, types.Array) and array.ndim == 1
+            and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type, index_type = signature.args
+        ary = context.make_array(array_type)(context, builder, args[0])
+        position = context.cast(builder, args[1], index_type, types.intp)
+        pointer = builder.gep(ary.data, [position])
+        i8_ptr = builder.bitcast(pointer, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [i8_ptr.type, i32, i32, i32])
+        function = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch")
+        # read (0), high temporal locality (3), data cache (1)
+        builder.call(function, [i8_ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
