@@ -21,6 +21,7 @@ Run it twice: the first run also fills Numba's on-disk cache for this machine.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import subprocess
@@ -84,6 +85,11 @@ def main():
         args.simulator = args.child
         _child(args)
         return
+    # both simulators import from bytecode: pip compiles installed packages (Brian2's
+    # included), but a checkout run with PYTHONDONTWRITEBYTECODE would recompile ours
+    # in every process
+    for package in ("substrates", "tests"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     print(f"Vogels-Abbott CUBA, {args.duration} s biological time, {args.threads} thread(s), "
           f"jewelhead in {args.precision}, best of {args.repeats}")
     header = f"{'N':>7} {'simulator':>10} {'spikes':>9} {'loop s':>8} {'process s':>10}"

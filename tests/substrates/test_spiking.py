@@ -244,7 +244,7 @@ def test_random_wiring_is_binomial_without_duplicates_or_autapses():
     n, p = 2000, 0.04
     source, target = _random_pairs(rng, n, n - 1, p)
     key = source * (n - 1) + target
-    assert np.unique(key).size == key.size  # no pair twice
+    assert np.all(np.diff(key) > 0)  # by source, then target, no pair twice
     out_degree = np.bincount(source, minlength=n)
     # Binomial(n - 1, p) rows: mean 79.96, variance 76.8; the mean of 2,000 rows has a
     # standard error of 0.2, so 1.0 is 5 sigma
@@ -259,6 +259,25 @@ def test_random_wiring_is_binomial_without_duplicates_or_autapses():
                          random_state=1)
     table = net.synapse_table
     assert not np.any(table.source == table.target)
+
+
+@pytest.mark.parametrize("rule", ["random", "distance"])
+def test_delay_groups_list_their_targets_in_ascending_order(rule):
+    # The kernel cuts each run of synapses with one source and one delay at the target
+    # blocks of its threads, which needs the run's targets in ascending order.
+    net = SpikingNetwork(
+        500, connectivity=ConnectivityParameters(rule=rule, connection_probability=0.2),
+        synapses=SynapseParameters(delay=0.5e-3, conduction_velocity=0.2), random_state=2,
+    )
+    table = net.synapse_table
+    assert np.unique(table.delay_steps).size > 5  # many delays per source
+    same_group = (table.source[1:] == table.source[:-1]) & (
+        table.delay_steps[1:] == table.delay_steps[:-1])
+    assert same_group.sum() > 100  # groups of several synapses
+    assert np.all(table.target[1:][same_group] > table.target[:-1][same_group])
+    # and synapses come by source, then delay (Brian2's delivery order)
+    order = np.lexsort((table.delay_steps, table.source))
+    np.testing.assert_array_equal(order, np.arange(table.source.size))
 
 
 def test_float32_keeps_rates_and_f_i_curve():
