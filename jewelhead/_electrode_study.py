@@ -105,8 +105,12 @@ def _client(scheduler):
     if scheduler == "local":
         import os
 
+        # one single-threaded process per core; the workers' simulators get one thread
+        # too (a large spiking network would otherwise put a spinning thread per core
+        # into every worker)
         cluster = LocalCluster(n_workers=max(1, os.cpu_count() or 1), threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+                               processes=True, dashboard_address=None,
+                               env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
         return Client(cluster)
     return Client(scheduler)
 

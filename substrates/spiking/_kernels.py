@@ -17,6 +17,7 @@ from numba import njit, prange
 from substrates._counter_rng import uniform01
 from substrates._numba import JIT, JIT_PARALLEL
 from substrates._prefetch import prefetch
+from substrates._threads import SYNC_SIZE, barrier, join
 
 # neuron models
 LIF = 0
@@ -426,196 +427,374 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
             ring[m + 1] += 1
 
 
-def _make_run_chunk(block_range):
-    """The step loop, with its blocks of neurons walked by ``block_range``: ``range``
-    (one thread) or ``numba.prange`` (the blocks at once, one parallel region per step).
+@njit(**JIT)
+def _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                  stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                  queue_group, queue_scale, queue_len, spike_step, spike_neuron):
+    """Record this step's spikes and queue them for delivery, in neuron order; returns the
+    new number of recorded spikes.
 
-    Both are made from one source so that they cannot drift apart; the closure gives
-    each its own entry in Numba's cache.
+    A spike pushes one entry per distinct delay of its neuron into the ring buffer of
+    ``queue_group.shape[0]`` slots; short-term depression scales it. The records each
+    spike needs are asked for first (their cache misses overlap).
     """
+    n_blocks = bounds.shape[0] - 1
+    n_slots = queue_group.shape[0]
+    for b in range(n_blocks):
+        for c in range(block_counts[b]):
+            prefetch(source_group_ptr, bounds[b] + block_spikes[b, c])
+    for b in range(n_blocks):
+        for c in range(block_counts[b]):
+            prefetch(group_delay, source_group_ptr[bounds[b] + block_spikes[b, c]])
+    for b in range(n_blocks):
+        for c in range(block_counts[b]):
+            i = bounds[b] + block_spikes[b, c]
+            spike_step[n_spikes] = step
+            spike_neuron[n_spikes] = i
+            n_spikes += 1
+            scale = 1.0
+            if stp_on:
+                # Tsodyks-Markram depression: resources recover towards 1 between spikes
+                x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
+                                   stp_recovery_time)
+                scale = x
+                stp_resource[i] = x - stp_use * x
+                stp_last[i] = step
+            for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
+                slot = (step + group_delay[g]) % n_slots
+                q = queue_len[slot]
+                queue_group[slot, q] = g
+                queue_scale[slot, q] = scale
+                queue_len[slot] = q + 1
+    return n_spikes
 
-    def run_chunk(
-        n_steps,
-        first_step,
-        dt,
-        model,
-        synapse_model,
-        # state (modified in place)
-        v,
-        syn_e,
-        syn_i,
-        adapt,
-        last_spike,
-        stp_resource,
-        stp_last,
-        weights,
-        stdp_pre_trace,
-        stdp_pre_last,
-        stdp_post_trace,
-        stdp_post_last,
-        queue_group,
-        queue_scale,
-        queue_len,
-        # neurons in blocks: per-block parameters and refractory rings
-        bounds,
-        prm_blocks,
-        uniform,
-        refractory_steps,
-        rings,
-        ring_vs,
-        group_excitatory,
-        decay_e,
-        decay_i,
-        reversal_e,
-        reversal_i,
-        # connectivity: synapses in CSR by source, grouped by delay within a source
-        source_group_ptr,
-        group_ranges,
-        group_delay,
-        group_weight,
-        group_weight_uniform,
-        targets,
-        plastic,
-        post_ptr,
-        post_synapse,
-        # short-term depression
-        stp_on,
-        stp_use,
-        stp_recovery_time,
-        # STDP (pair-based, additive, on synapses flagged plastic)
-        stdp_on,
-        stdp_pre_time,
-        stdp_post_time,
-        stdp_pre_increment,
-        stdp_post_increment,
-        stdp_weight_max,
-        # background Poisson drive
-        bg_n,
-        bg_p0,
-        bg_ratio,
-        bg_weight,
-        bg_key,
-        # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
-        stim,
-        stim_ptr,
-        stim_neuron,
-        stim_gain,
-        # outputs
-        spike_step,
-        spike_neuron,
-        v_record,
-        record_stride,
-    ):
-        """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
 
-        The neurons are cut into blocks ``bounds[b]:bounds[b + 1]`` (cache-line
-        aligned), each with its own refractory ring (``rings[b]``, ``ring_vs[b]``, see
-        :func:`update_neurons`) and parameter table ``prm_blocks[b]``; the synapses of
-        delay group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b +
-        1]``. Spikes go to ``spike_step`` / ``spike_neuron`` (capacity n_steps *
-        n_neurons in the worst case); the membrane potential at the start of every
-        ``record_stride``-th step (counted from step 0) goes to the rows of ``v_record``
-        (stride 0 records nothing).
+@njit(**JIT)
+def _record_row(step, first_step, record_stride):
+    """The row of v_record for v(step * dt), or -1 if that step is not recorded."""
+    if record_stride <= 0 or step % record_stride != 0:
+        return -1
+    # rows already written in this chunk: recorded steps in [first_step, step)
+    return (step - 1) // record_stride - (first_step - 1) // record_stride
 
-        Order of one step (Brian2's schedule): integrate and threshold every block;
-        queue the spikes (in neuron order; short-term depression scales them); then
-        every block takes delivery of what arrives now, STDP, background input and its
-        resets. Spike delivery is event driven: a spike pushes one entry per distinct
-        delay of its neuron into a ring buffer of ``queue_group.shape[0]`` slots.
-        """
-        n = v.shape[0]
-        n_blocks = bounds.shape[0] - 1
-        n_slots = queue_group.shape[0]
-        drive = np.zeros_like(v)
-        spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
-        block_spikes = np.zeros((n_blocks, rings.shape[1] - 2), dtype=np.int64)
-        block_counts = np.zeros(n_blocks, dtype=np.int64)
-        n_spikes = 0
-        rec_row = 0
-        # the first step's integration
-        step = np.int32(first_step)  # int32 like last_spike: the refractory test vectorises
-        have_drive = False
-        if n_steps > 0:
-            have_drive = _stimulation_drive(stim[0], stim_ptr, stim_neuron, stim_gain, drive,
-                                            have_drive)
-            row = -1
-            if record_stride > 0 and step % record_stride == 0:
-                row = rec_row
-                rec_row += 1
-            for b in block_range(n_blocks):
-                _begin_step(b, step, row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
-                            adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
-                            uniform, drive, have_drive, decay_e, decay_i, reversal_e,
-                            reversal_i, spiked, block_spikes, block_counts, v_record)
-        for s in range(n_steps):
-            step = np.int32(first_step + s)
-            # queue this step's spikes, in neuron order (their records asked for first)
-            for b in range(n_blocks):
-                for c in range(block_counts[b]):
-                    prefetch(source_group_ptr, bounds[b] + block_spikes[b, c])
-            for b in range(n_blocks):
-                for c in range(block_counts[b]):
-                    prefetch(group_delay, source_group_ptr[bounds[b] + block_spikes[b, c]])
-            for b in range(n_blocks):
-                for c in range(block_counts[b]):
-                    i = bounds[b] + block_spikes[b, c]
-                    spike_step[n_spikes] = step
-                    spike_neuron[n_spikes] = i
-                    n_spikes += 1
-                    scale = 1.0
-                    if stp_on:
-                        # Tsodyks-Markram depression: resources recover towards 1
-                        x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
-                                           stp_recovery_time)
-                        scale = x
-                        stp_resource[i] = x - stp_use * x
-                        stp_last[i] = step
-                    for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
-                        slot = (step + group_delay[g]) % n_slots
-                        q = queue_len[slot]
-                        queue_group[slot, q] = g
-                        queue_scale[slot, q] = scale
-                        queue_len[slot] = q + 1
-            slot = step % n_slots
-            more = s + 1 < n_steps
-            row = -1
-            if more:
-                have_drive = _stimulation_drive(stim[s + 1], stim_ptr, stim_neuron, stim_gain,
-                                                drive, have_drive)
-                if record_stride > 0 and (step + 1) % record_stride == 0:
-                    row = rec_row
-                    rec_row += 1
-            # finish this step and begin the next, block by block
-            for b in block_range(n_blocks):
-                _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                          refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
-                          block_counts, group_excitatory, queue_group, queue_scale,
-                          queue_len, group_ranges, group_weight, group_weight_uniform,
-                          targets, weights, plastic, post_ptr, post_synapse, stdp_on,
-                          stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
-                          stdp_pre_time, stdp_post_time, stdp_pre_increment,
-                          stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio,
-                          bg_weight, bg_key)
-                if more:
-                    _begin_step(b, step + 1, row, model, synapse_model, dt, bounds, v, syn_e,
-                                syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
-                                prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
-                                reversal_e, reversal_i, spiked, block_spikes, block_counts,
-                                v_record)
-            queue_len[slot] = 0
-        # leave the state exact: frozen potentials back in place
+
+@njit(**JIT)
+def run_chunk(
+    n_steps,
+    first_step,
+    dt,
+    model,
+    synapse_model,
+    # state (modified in place)
+    v,
+    syn_e,
+    syn_i,
+    adapt,
+    last_spike,
+    stp_resource,
+    stp_last,
+    weights,
+    stdp_pre_trace,
+    stdp_pre_last,
+    stdp_post_trace,
+    stdp_post_last,
+    queue_group,
+    queue_scale,
+    queue_len,
+    # neurons in blocks: per-block parameters and refractory rings
+    bounds,
+    prm_blocks,
+    uniform,
+    refractory_steps,
+    rings,
+    ring_vs,
+    group_excitatory,
+    decay_e,
+    decay_i,
+    reversal_e,
+    reversal_i,
+    # connectivity: synapses in CSR by source, grouped by delay within a source
+    source_group_ptr,
+    group_ranges,
+    group_delay,
+    group_weight,
+    group_weight_uniform,
+    targets,
+    plastic,
+    post_ptr,
+    post_synapse,
+    # short-term depression
+    stp_on,
+    stp_use,
+    stp_recovery_time,
+    # STDP (pair-based, additive, on synapses flagged plastic)
+    stdp_on,
+    stdp_pre_time,
+    stdp_post_time,
+    stdp_pre_increment,
+    stdp_post_increment,
+    stdp_weight_max,
+    # background Poisson drive
+    bg_n,
+    bg_p0,
+    bg_ratio,
+    bg_weight,
+    bg_key,
+    # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
+    stim,
+    stim_ptr,
+    stim_neuron,
+    stim_gain,
+    # outputs
+    spike_step,
+    spike_neuron,
+    v_record,
+    record_stride,
+):
+    """Simulate ``n_steps`` steps from ``first_step``; returns the number of spikes.
+
+    The neurons are cut into blocks ``bounds[b]:bounds[b + 1]`` (cache-line aligned),
+    each with its own refractory ring (``rings[b]``, ``ring_vs[b]``, see
+    :func:`update_neurons`) and parameter table ``prm_blocks[b]``; the synapses of delay
+    group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b + 1]``.
+    Here the blocks take turns on one thread; :func:`run_chunk_threads` runs them at
+    once, with the same arithmetic for every neuron. Spikes go to ``spike_step`` /
+    ``spike_neuron`` (capacity n_steps * n_neurons in the worst case); the membrane
+    potential at the start of every ``record_stride``-th step (counted from step 0) goes
+    to the rows of ``v_record`` (stride 0 records nothing).
+
+    Order of one step (Brian2's schedule): integrate and threshold every block; queue
+    the spikes (:func:`_queue_spikes`); then every block takes delivery of what arrives
+    now, STDP, background input and its resets (:func:`_end_step`).
+    """
+    n = v.shape[0]
+    n_blocks = bounds.shape[0] - 1
+    n_slots = queue_group.shape[0]
+    drive = np.zeros_like(v)
+    spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
+    block_spikes = np.zeros((n_blocks, rings.shape[1] - 2), dtype=np.int64)
+    block_counts = np.zeros(n_blocks, dtype=np.int64)
+    n_spikes = 0
+    step = np.int32(first_step)  # int32 like last_spike
+    have_drive = False
+    if n_steps > 0:
+        have_drive = _stimulation_drive(stim[0], stim_ptr, stim_neuron, stim_gain, drive,
+                                        have_drive)
+        row = _record_row(step, first_step, record_stride)
         for b in range(n_blocks):
-            m = bounds[b + 1] - bounds[b]
-            restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
-        return n_spikes
+            _begin_step(b, step, row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
+                        adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
+                        uniform, drive, have_drive, decay_e, decay_i, reversal_e,
+                        reversal_i, spiked, block_spikes, block_counts, v_record)
+    for s in range(n_steps):
+        step = np.int32(first_step + s)
+        n_spikes = _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts,
+                                 stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
+                                 source_group_ptr, group_delay, queue_group, queue_scale,
+                                 queue_len, spike_step, spike_neuron)
+        slot = step % n_slots
+        more = s + 1 < n_steps
+        following = np.int32(step + 1)
+        if more:
+            have_drive = _stimulation_drive(stim[s + 1], stim_ptr, stim_neuron, stim_gain,
+                                            drive, have_drive)
+        row = _record_row(following, first_step, record_stride)
+        # finish this step and begin the next, block by block
+        for b in range(n_blocks):
+            _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                      refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
+                      group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
+                      group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
+                      post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
+                      stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
+                      stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight,
+                      bg_key)
+            if more:
+                _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
+                            syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
+                            prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
+                            reversal_e, reversal_i, spiked, block_spikes, block_counts,
+                            v_record)
+        queue_len[slot] = 0
+    # leave the state exact: frozen potentials back in place
+    for b in range(n_blocks):
+        m = bounds[b + 1] - bounds[b]
+        restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
+    return n_spikes
 
-    return run_chunk
+
+# shared scalars of a threaded run, in ``sync`` after the barrier's own (own cache line)
+SYNC_HAVE_DRIVE = SYNC_SIZE
+SYNC_SPIKES = SYNC_SIZE + 8
 
 
-#: the step loop on one thread (every block in turn; normally a single block)
-run_chunk = njit(**JIT)(_make_run_chunk(range))
-#: the step loop with its blocks on Numba's threads (see substrates._numba)
-run_chunk_parallel = njit(**JIT_PARALLEL)(_make_run_chunk(prange))
+@njit(**JIT)
+def _block_steps(
+    b,
+    sync,
+    drive,
+    spiked,
+    block_spikes,
+    block_counts,
+    n_steps,
+    first_step,
+    dt,
+    model,
+    synapse_model,
+    # state (modified in place)
+    v,
+    syn_e,
+    syn_i,
+    adapt,
+    last_spike,
+    stp_resource,
+    stp_last,
+    weights,
+    stdp_pre_trace,
+    stdp_pre_last,
+    stdp_post_trace,
+    stdp_post_last,
+    queue_group,
+    queue_scale,
+    queue_len,
+    # neurons in blocks: per-block parameters and refractory rings
+    bounds,
+    prm_blocks,
+    uniform,
+    refractory_steps,
+    rings,
+    ring_vs,
+    group_excitatory,
+    decay_e,
+    decay_i,
+    reversal_e,
+    reversal_i,
+    # connectivity: synapses in CSR by source, grouped by delay within a source
+    source_group_ptr,
+    group_ranges,
+    group_delay,
+    group_weight,
+    group_weight_uniform,
+    targets,
+    plastic,
+    post_ptr,
+    post_synapse,
+    # short-term depression
+    stp_on,
+    stp_use,
+    stp_recovery_time,
+    # STDP (pair-based, additive, on synapses flagged plastic)
+    stdp_on,
+    stdp_pre_time,
+    stdp_post_time,
+    stdp_pre_increment,
+    stdp_post_increment,
+    stdp_weight_max,
+    # background Poisson drive
+    bg_n,
+    bg_p0,
+    bg_ratio,
+    bg_weight,
+    bg_key,
+    # stimulation: current per electrode, and electrode-to-membrane coupling in CSR
+    stim,
+    stim_ptr,
+    stim_neuron,
+    stim_gain,
+    # outputs
+    spike_step,
+    spike_neuron,
+    v_record,
+    record_stride,
+):
+    """Block ``b``'s part of :func:`run_chunk_threads`: every step of its own neurons,
+    meeting the other blocks at a barrier twice a step. Block 0 also does the step's
+    serial part (queueing the spikes, the stimulation drive) between the barriers."""
+    n_blocks = bounds.shape[0] - 1
+    if not join(sync, n_blocks):
+        return  # not every block has a thread: run_chunk_threads returns -1
+    n_slots = queue_group.shape[0]
+    leader = b == 0
+    generation = 0
+    n_spikes = 0
+    step = np.int32(first_step)
+    if n_steps > 0:
+        if leader:
+            sync[SYNC_HAVE_DRIVE] = _stimulation_drive(stim[0], stim_ptr, stim_neuron,
+                                                        stim_gain, drive, False)
+        generation = barrier(sync, n_blocks, generation)
+        _begin_step(b, step, _record_row(step, first_step, record_stride), model,
+                    synapse_model, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                    refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
+                    sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e, reversal_i,
+                    spiked, block_spikes, block_counts, v_record)
+    for s in range(n_steps):
+        step = np.int32(first_step + s)
+        slot = step % n_slots
+        more = s + 1 < n_steps
+        following = np.int32(step + 1)
+        # every block has integrated `step` (and delivered `step - 1`)
+        generation = barrier(sync, n_blocks, generation)
+        if leader:
+            queue_len[(step - 1) % n_slots] = 0
+            n_spikes = _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts,
+                                     stp_on, stp_resource, stp_last, stp_use,
+                                     stp_recovery_time, source_group_ptr, group_delay,
+                                     queue_group, queue_scale, queue_len, spike_step,
+                                     spike_neuron)
+            if more:
+                sync[SYNC_HAVE_DRIVE] = _stimulation_drive(
+                    stim[s + 1], stim_ptr, stim_neuron, stim_gain, drive,
+                    sync[SYNC_HAVE_DRIVE] != 0)
+        # the spikes are queued and the next drive is set
+        generation = barrier(sync, n_blocks, generation)
+        _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                  refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
+                  group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
+                  group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
+                  post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
+                  stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
+                  stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight,
+                  bg_key)
+        if more:
+            _begin_step(b, following, _record_row(following, first_step, record_stride),
+                        model, synapse_model, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                        refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
+                        sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e,
+                        reversal_i, spiked, block_spikes, block_counts, v_record)
+    generation = barrier(sync, n_blocks, generation)
+    if leader:
+        if n_steps > 0:
+            queue_len[step % n_slots] = 0
+        sync[SYNC_SPIKES] = n_spikes
+    m = bounds[b + 1] - bounds[b]
+    restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
+
+
+def thread_workspace(v, n_blocks, largest_block):
+    """The scratch arrays of :func:`run_chunk_threads`: (sync, drive, spiked,
+    block_spikes, block_counts), allocated by the caller (a zeroed ``sync`` per call)."""
+    n = v.shape[0]
+    return (np.zeros(SYNC_SIZE + 16, dtype=np.int64), np.zeros_like(v),
+            np.zeros(8 * ((n + 7) // 8), dtype=np.bool_),
+            np.zeros((n_blocks, largest_block), dtype=np.int64),
+            np.zeros(n_blocks, dtype=np.int64))
+
+
+@njit(**JIT_PARALLEL)
+def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, *arguments):
+    """:func:`run_chunk` with its blocks at once, one thread each, in one parallel region.
+
+    ``arguments`` are :func:`run_chunk`'s, in its order; the first five are scratch from
+    :func:`thread_workspace` (a fresh one per call). Needs as many Numba threads as
+    blocks. Afterwards ``sync[STATE] == 1`` if every block had a thread, and
+    ``sync[SYNC_SPIKES]`` is the number of spikes; else nothing was changed and the
+    caller runs :func:`run_chunk`. (The results travel through arrays the caller reads:
+    Numba's parallel lowering does not see writes made inside a called function, and a
+    value read back within this function after the region may be stale.)
+    """
+    for b in prange(block_counts.shape[0]):  # one per block
+        _block_steps(b, sync, drive, spiked, block_spikes, block_counts, *arguments)
 
 
 @njit(**JIT)

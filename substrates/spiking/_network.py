@@ -13,6 +13,7 @@ from substrates._protocol import run_duration, steps_per_sample, stimulus_on_gri
 from substrates._random import check_random_state, child_generators
 from substrates._recording import Recording, detect_spikes, estimate_noise_levels
 from substrates._stimulus import Stimulus
+from substrates._threads import STATE as THREADS_STATE
 from substrates.spiking import _kernels as K
 from substrates.spiking._parameters import (
     AdExParameters,
@@ -34,9 +35,9 @@ _MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
 _SPIKE_BUFFER = 4_000_000  # spike slots per chunk: bounds a chunk's length
 _BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
-# below this many neurons one thread is faster: a parallel region per step costs a few
-# microseconds (benchmarks/spiking_vs_brian2.py --threads 2 measures the gain above it)
-_PARALLEL_MIN_NEURONS = 16_384
+# below this many neurons one thread is as fast: the threads meet at a barrier twice a
+# step (CUBA, 2 threads: 4.6 vs 3.9 us per step at 4,000 neurons, 3.0 vs 3.2 at 2,000)
+_PARALLEL_MIN_NEURONS = 4_096
 
 
 class NetworkState(NamedTuple):
@@ -137,6 +138,13 @@ def _ranges(lengths):
     return np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
 
 
+def _numba_threads():
+    """Numba's thread count for parallel regions (NUMBA_NUM_THREADS, set_num_threads)."""
+    import numba
+
+    return numba.get_num_threads()
+
+
 class SpikingNetwork:
     """A spiking network standing in for a neuronal culture or organoid.
 
@@ -171,9 +179,12 @@ class SpikingNetwork:
         bit; float32 halves memory traffic (tests bound its effect on rates).
     threads : int >= 1 or None
         Blocks of neurons simulated at once, on Numba's threads (``NUMBA_NUM_THREADS``).
-        None: ``numba.get_num_threads()`` from 16,384 neurons up, one below (where a
-        parallel region per step costs more than it saves). The bits do not depend on
-        it: each neuron sees the same arithmetic in the same order.
+        None: ``numba.get_num_threads()`` from 4,096 neurons up, one below (where
+        synchronising the threads every step costs what it saves). The threads stay in
+        one parallel region for a whole run and spin at a barrier twice a step, so give
+        each a core of its own. The bits do not depend on it: each neuron sees the same
+        arithmetic in the same order. ``metadata["threads"]`` of a recording says how
+        many threads ran it.
     random_state : int, Generator, SeedSequence or None
         Draws positions, wiring, weights and heterogeneity (fixed for the object's life),
         and, through :meth:`reset`, the initial state, background drive and electrode noise.
@@ -269,6 +280,7 @@ class SpikingNetwork:
         self._build_synapses(structure["connectivity"], structure["weights"])
         self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
         self._block_layout = None  # (n_blocks, layout), built on first run
+        self._threads_used = 1  # threads of the last run (recording metadata)
         self.reset()
 
     # ------------------------------------------------------------------ checks
@@ -850,9 +862,7 @@ class SpikingNetwork:
         if self.threads is not None:
             wanted = self.threads
         elif n >= _PARALLEL_MIN_NEURONS:
-            import numba
-
-            wanted = numba.get_num_threads()
+            wanted = _numba_threads()
         else:
             wanted = 1
         return max(1, min(wanted, -(-n // _BLOCK_ALIGN)))
@@ -935,7 +945,8 @@ class SpikingNetwork:
             K.fill_refractory_ring(st.last_spike_step[lo:hi], st.membrane_potential[lo:hi],
                                    step, self._refractory_steps, rings[b, :hi - lo + 2],
                                    ring_vs[b, :hi - lo])
-        run_chunk = K.run_chunk if n_blocks == 1 else K.run_chunk_parallel
+        threaded = n_blocks > 1 and n_blocks <= _numba_threads()
+        self._threads_used = n_blocks if threaded else 1
         while done < n_steps:
             m = min(chunk, n_steps - done)
             if stride:
@@ -944,7 +955,7 @@ class SpikingNetwork:
             else:
                 n_rec = 0
             v_record = np.empty((n_rec, n), self._dtype)
-            count = run_chunk(
+            arguments = (
                 m, step, self.dt, self._model, self._synapse_model,
                 st.membrane_potential, st.excitatory_synaptic, st.inhibitory_synaptic,
                 st.adaptation, st.last_spike_step, st.depression_resource, self._stp_last,
@@ -967,6 +978,17 @@ class SpikingNetwork:
                 np.ascontiguousarray(stim[done:done + m]), stim_ptr, stim_neuron,
                 stim_gain, spike_step, spike_neuron, v_record, stride,
             )
+            if threaded:
+                workspace = K.thread_workspace(st.membrane_potential, n_blocks, largest)
+                K.run_chunk_threads(*workspace, *arguments)
+                sync = workspace[0]
+                # the threads did not all start (nothing was changed): one thread, from now
+                threaded = sync[THREADS_STATE] == 1
+                count = int(sync[K.SYNC_SPIKES])
+                if not threaded:
+                    self._threads_used = 1
+            if not threaded:
+                count = K.run_chunk(*arguments)
             steps_out.append(spike_step[:count].copy())
             neurons_out.append(spike_neuron[:count].copy())
             if n_rec:
@@ -1017,7 +1039,8 @@ class SpikingNetwork:
             hidden_state=hidden, hidden_sampling_rate=hidden_rate,
             metadata={"substrate": "SpikingNetwork", "n_neurons": self.n_neurons, "dt": self.dt,
                       "start_time": (self._state.step - n_steps) * self.dt,
-                      "detection_noise_levels": levels.tolist()},
+                      "detection_noise_levels": levels.tolist(),
+                      "threads": self._threads_used},
         )
 
     def spikes(self, duration: float, stimulus: Stimulus | None = None):
