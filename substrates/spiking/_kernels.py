@@ -428,44 +428,64 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
 
 
 @njit(**JIT)
-def _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                  stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
-                  queue_group, queue_scale, queue_len, spike_step, spike_neuron):
-    """Record this step's spikes and queue them for delivery, in neuron order; returns the
-    new number of recorded spikes.
+def _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                  stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay, n_slots,
+                  stage_group, stage_slot, stage_scale, stage_count):
+    """Block ``b``'s share of queueing its spikes: what each one will push, in neuron
+    order, without touching the shared queue (:func:`_queue_spikes` then copies it).
 
-    A spike pushes one entry per distinct delay of its neuron into the ring buffer of
-    ``queue_group.shape[0]`` slots; short-term depression scales it. The records each
-    spike needs are asked for first (their cache misses overlap).
+    A spike pushes one entry per distinct delay of its neuron, into the slot of the
+    ring buffer (``n_slots`` slots) where it arrives; short-term depression scales it.
+    Block ``b``'s entries go to ``stage_*[source_group_ptr[bounds[b]]:]`` (room for every
+    group of its neurons), their number to ``stage_count[b]``. The scattered records a
+    spike needs are asked for first, so their cache misses overlap.
     """
+    lo = bounds[b]
+    spikes = block_spikes[b]
+    count = block_counts[b]
+    for c in range(count):
+        prefetch(source_group_ptr, lo + spikes[c])
+    for c in range(count):
+        prefetch(group_delay, source_group_ptr[lo + spikes[c]])
+    k = source_group_ptr[lo]
+    for c in range(count):
+        i = lo + spikes[c]
+        scale = 1.0
+        if stp_on:
+            # Tsodyks-Markram depression: resources recover towards 1 between spikes
+            x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt, stp_recovery_time)
+            scale = x
+            stp_resource[i] = x - stp_use * x
+            stp_last[i] = step
+        for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
+            stage_group[k] = g
+            stage_slot[k] = (step + group_delay[g]) % n_slots
+            stage_scale[k] = scale
+            k += 1
+    stage_count[b] = k - source_group_ptr[lo]
+
+
+@njit(**JIT)
+def _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts, source_group_ptr,
+                  stage_group, stage_slot, stage_scale, stage_count, queue_group, queue_scale,
+                  queue_len, spike_step, spike_neuron):
+    """Record this step's spikes and push what the blocks staged (:func:`_stage_spikes`)
+    into the queue, block by block: in neuron order, as one thread would. Returns the
+    new number of recorded spikes."""
     n_blocks = bounds.shape[0] - 1
-    n_slots = queue_group.shape[0]
     for b in range(n_blocks):
+        lo = bounds[b]
         for c in range(block_counts[b]):
-            prefetch(source_group_ptr, bounds[b] + block_spikes[b, c])
-    for b in range(n_blocks):
-        for c in range(block_counts[b]):
-            prefetch(group_delay, source_group_ptr[bounds[b] + block_spikes[b, c]])
-    for b in range(n_blocks):
-        for c in range(block_counts[b]):
-            i = bounds[b] + block_spikes[b, c]
             spike_step[n_spikes] = step
-            spike_neuron[n_spikes] = i
+            spike_neuron[n_spikes] = lo + block_spikes[b, c]
             n_spikes += 1
-            scale = 1.0
-            if stp_on:
-                # Tsodyks-Markram depression: resources recover towards 1 between spikes
-                x = 1.0 - _decayed(1.0 - stp_resource[i], step, stp_last[i], dt,
-                                   stp_recovery_time)
-                scale = x
-                stp_resource[i] = x - stp_use * x
-                stp_last[i] = step
-            for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
-                slot = (step + group_delay[g]) % n_slots
-                q = queue_len[slot]
-                queue_group[slot, q] = g
-                queue_scale[slot, q] = scale
-                queue_len[slot] = q + 1
+        first = source_group_ptr[lo]
+        for k in range(first, first + stage_count[b]):
+            slot = stage_slot[k]
+            q = queue_len[slot]
+            queue_group[slot, q] = stage_group[k]
+            queue_scale[slot, q] = stage_scale[k]
+            queue_len[slot] = q + 1
     return n_spikes
 
 
@@ -559,13 +579,14 @@ def run_chunk(
     group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b + 1]``.
     Here the blocks take turns on one thread; :func:`run_chunk_threads` runs them at
     once, with the same arithmetic for every neuron. Spikes go to ``spike_step`` /
-    ``spike_neuron`` (capacity n_steps * n_neurons in the worst case); the membrane
-    potential at the start of every ``record_stride``-th step (counted from step 0) goes
-    to the rows of ``v_record`` (stride 0 records nothing).
+    ``spike_neuron`` (n_neurons * ceil(n_steps / refractory_steps) of them at worst);
+    the membrane potential at the start of every ``record_stride``-th step (counted from
+    step 0) goes to the rows of ``v_record`` (stride 0 records nothing).
 
-    Order of one step (Brian2's schedule): integrate and threshold every block; queue
-    the spikes (:func:`_queue_spikes`); then every block takes delivery of what arrives
-    now, STDP, background input and its resets (:func:`_end_step`).
+    Order of one step (Brian2's schedule): integrate and threshold every block, each
+    staging what its spikes will push (:func:`_stage_spikes`); queue the spikes in
+    neuron order (:func:`_queue_spikes`); then every block takes delivery of what
+    arrives now, STDP, background input and its resets (:func:`_end_step`).
     """
     n = v.shape[0]
     n_blocks = bounds.shape[0] - 1
@@ -574,6 +595,11 @@ def run_chunk(
     spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
     block_spikes = np.zeros((n_blocks, rings.shape[1] - 2), dtype=np.int64)
     block_counts = np.zeros(n_blocks, dtype=np.int64)
+    n_groups = source_group_ptr[-1]
+    stage_group = np.zeros(n_groups, dtype=np.int64)
+    stage_slot = np.zeros(n_groups, dtype=np.int64)
+    stage_scale = np.zeros(n_groups, dtype=queue_scale.dtype)
+    stage_count = np.zeros(n_blocks, dtype=np.int64)
     n_spikes = 0
     step = np.int32(first_step)  # int32 like last_spike
     have_drive = False
@@ -586,12 +612,15 @@ def run_chunk(
                         adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
                         uniform, drive, have_drive, decay_e, decay_i, reversal_e,
                         reversal_i, spiked, block_spikes, block_counts, v_record)
+            _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                          stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                          n_slots, stage_group, stage_slot, stage_scale, stage_count)
     for s in range(n_steps):
         step = np.int32(first_step + s)
-        n_spikes = _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts,
-                                 stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
-                                 source_group_ptr, group_delay, queue_group, queue_scale,
-                                 queue_len, spike_step, spike_neuron)
+        n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
+                                 source_group_ptr, stage_group, stage_slot, stage_scale,
+                                 stage_count, queue_group, queue_scale, queue_len, spike_step,
+                                 spike_neuron)
         slot = step % n_slots
         more = s + 1 < n_steps
         following = np.int32(step + 1)
@@ -615,6 +644,9 @@ def run_chunk(
                             prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
                             reversal_e, reversal_i, spiked, block_spikes, block_counts,
                             v_record)
+                _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                              stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                              n_slots, stage_group, stage_slot, stage_scale, stage_count)
         queue_len[slot] = 0
     # leave the state exact: frozen potentials back in place
     for b in range(n_blocks):
@@ -636,6 +668,10 @@ def _block_steps(
     spiked,
     block_spikes,
     block_counts,
+    stage_group,
+    stage_slot,
+    stage_scale,
+    stage_count,
     n_steps,
     first_step,
     dt,
@@ -709,7 +745,8 @@ def _block_steps(
 ):
     """Block ``b``'s part of :func:`run_chunk_threads`: every step of its own neurons,
     meeting the other blocks at a barrier twice a step. Block 0 also does the step's
-    serial part (queueing the spikes, the stimulation drive) between the barriers."""
+    serial part (copying the staged spikes into the queue, the stimulation drive)
+    between the barriers."""
     n_blocks = bounds.shape[0] - 1
     if not join(sync, n_blocks):
         return  # not every block has a thread: run_chunk_threads returns -1
@@ -728,6 +765,9 @@ def _block_steps(
                     refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
                     sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e, reversal_i,
                     spiked, block_spikes, block_counts, v_record)
+        _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                      stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                      n_slots, stage_group, stage_slot, stage_scale, stage_count)
     for s in range(n_steps):
         step = np.int32(first_step + s)
         slot = step % n_slots
@@ -737,11 +777,10 @@ def _block_steps(
         generation = barrier(sync, n_blocks, generation)
         if leader:
             queue_len[(step - 1) % n_slots] = 0
-            n_spikes = _queue_spikes(step, n_spikes, dt, bounds, block_spikes, block_counts,
-                                     stp_on, stp_resource, stp_last, stp_use,
-                                     stp_recovery_time, source_group_ptr, group_delay,
-                                     queue_group, queue_scale, queue_len, spike_step,
-                                     spike_neuron)
+            n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
+                                     source_group_ptr, stage_group, stage_slot, stage_scale,
+                                     stage_count, queue_group, queue_scale, queue_len,
+                                     spike_step, spike_neuron)
             if more:
                 sync[SYNC_HAVE_DRIVE] = _stimulation_drive(
                     stim[s + 1], stim_ptr, stim_neuron, stim_gain, drive,
@@ -762,6 +801,9 @@ def _block_steps(
                         refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
                         sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e,
                         reversal_i, spiked, block_spikes, block_counts, v_record)
+            _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                          stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                          n_slots, stage_group, stage_slot, stage_scale, stage_count)
     generation = barrier(sync, n_blocks, generation)
     if leader:
         if n_steps > 0:
@@ -771,22 +813,26 @@ def _block_steps(
     restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
 
 
-def thread_workspace(v, n_blocks, largest_block):
-    """The scratch arrays of :func:`run_chunk_threads`: (sync, drive, spiked,
-    block_spikes, block_counts), allocated by the caller (a zeroed ``sync`` per call)."""
+def thread_workspace(v, n_blocks, largest_block, n_groups):
+    """The scratch arrays of :func:`run_chunk_threads`, allocated by the caller (a fresh
+    set per call): sync, drive, spiked, block_spikes, block_counts and the staging area
+    of :func:`_stage_spikes` (stage_group, stage_slot, stage_scale, stage_count)."""
     n = v.shape[0]
     return (np.zeros(SYNC_SIZE + 16, dtype=np.int64), np.zeros_like(v),
             np.zeros(8 * ((n + 7) // 8), dtype=np.bool_),
             np.zeros((n_blocks, largest_block), dtype=np.int64),
-            np.zeros(n_blocks, dtype=np.int64))
+            np.zeros(n_blocks, dtype=np.int64),
+            np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64),
+            np.zeros(n_groups, dtype=v.dtype), np.zeros(n_blocks, dtype=np.int64))
 
 
 @njit(**JIT_PARALLEL)
-def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, *arguments):
+def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, stage_group, stage_slot,
+                      stage_scale, stage_count, *arguments):
     """:func:`run_chunk` with its blocks at once, one thread each, in one parallel region.
 
-    ``arguments`` are :func:`run_chunk`'s, in its order; the first five are scratch from
-    :func:`thread_workspace` (a fresh one per call). Needs as many Numba threads as
+    ``arguments`` are :func:`run_chunk`'s, in its order; the first nine are scratch
+    from :func:`thread_workspace` (a fresh set per call). Needs as many Numba threads as
     blocks. Afterwards ``sync[STATE] == 1`` if every block had a thread, and
     ``sync[SYNC_SPIKES]`` is the number of spikes; else nothing was changed and the
     caller runs :func:`run_chunk`. (The results travel through arrays the caller reads:
@@ -794,7 +840,8 @@ def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, *argument
     value read back within this function after the region may be stale.)
     """
     for b in prange(block_counts.shape[0]):  # one per block
-        _block_steps(b, sync, drive, spiked, block_spikes, block_counts, *arguments)
+        _block_steps(b, sync, drive, spiked, block_spikes, block_counts, stage_group,
+                     stage_slot, stage_scale, stage_count, *arguments)
 
 
 @njit(**JIT)

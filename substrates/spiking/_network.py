@@ -33,11 +33,12 @@ __all__ = ["NetworkState", "SpikingNetwork", "SynapseTable"]
 _NEVER = -(2**30)  # "last spike" step of a neuron that has not spiked
 _MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
-_SPIKE_BUFFER = 4_000_000  # spike slots per chunk: bounds a chunk's length
+_SPIKE_BUFFER = 4_000_000  # spike slots per kernel call: bounds its number of steps
 _BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
 # below this many neurons one thread is as fast: the threads meet at a barrier twice a
-# step (CUBA, 2 threads: 4.6 vs 3.9 us per step at 4,000 neurons, 3.0 vs 3.2 at 2,000)
-_PARALLEL_MIN_NEURONS = 4_096
+# step (CUBA in float32, us per step on 1 / 2 threads: 2.2 / 2.9 at 2,000 neurons, 2.8 /
+# 2.8 at 2,500, 2.8 / 2.9 at 3,000, 3.1 / 2.9 at 3,500, 4.6 / 3.9 at 4,000)
+_PARALLEL_MIN_NEURONS = 3_500
 
 
 class NetworkState(NamedTuple):
@@ -179,7 +180,7 @@ class SpikingNetwork:
         bit; float32 halves memory traffic (tests bound its effect on rates).
     threads : int >= 1 or None
         Blocks of neurons simulated at once, on Numba's threads (``NUMBA_NUM_THREADS``).
-        None: ``numba.get_num_threads()`` from 4,096 neurons up, one below (where
+        None: ``numba.get_num_threads()`` from 3,500 neurons up, one below (where
         synchronising the threads every step costs what it saves). The threads stay in
         one parallel region for a whole run and spin at a barrier twice a step, so give
         each a core of its own. The bits do not depend on it: each neuron sees the same
@@ -914,9 +915,12 @@ class SpikingNetwork:
                 f"a network runs at most {_MAX_STEPS} steps ({_MAX_STEPS * self.dt:.0f} s at "
                 f"dt = {self.dt} s) between resets; call reset() or run shorter"
             )
-        chunk = max(1, min(n_steps, _SPIKE_BUFFER // n))
-        spike_step = np.empty(chunk * n, dtype=np.int64)
-        spike_neuron = np.empty(chunk * n, dtype=np.int64)
+        # steps per kernel call: a neuron spikes at most once per refractory period, so
+        # n * ceil(chunk / refractory_steps) spike slots always suffice
+        chunk = max(1, min(n_steps, (_SPIKE_BUFFER // n) * max(1, self._refractory_steps)))
+        capacity = n * -(-chunk // max(1, self._refractory_steps))
+        spike_step = np.empty(capacity, dtype=np.int64)
+        spike_neuron = np.empty(capacity, dtype=np.int64)
         steps_out, neurons_out, v_out = [], [], []
         bg = self.background
         p = bg.rate * self.dt
@@ -979,7 +983,8 @@ class SpikingNetwork:
                 stim_gain, spike_step, spike_neuron, v_record, stride,
             )
             if threaded:
-                workspace = K.thread_workspace(st.membrane_potential, n_blocks, largest)
+                workspace = K.thread_workspace(st.membrane_potential, n_blocks, largest,
+                                               int(self._source_group_ptr[-1]))
                 K.run_chunk_threads(*workspace, *arguments)
                 sync = workspace[0]
                 # the threads did not all start (nothing was changed): one thread, from now
