@@ -282,6 +282,7 @@ class SpikingNetwork:
         self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
         self._block_layout = None  # (n_blocks, layout), built on first run
         self._threads_used = 1  # threads of the last run (recording metadata)
+        self._threads_refused = False  # the blocks did not all get a thread once
         self.reset()
 
     # ------------------------------------------------------------------ checks
@@ -949,7 +950,7 @@ class SpikingNetwork:
             K.fill_refractory_ring(st.last_spike_step[lo:hi], st.membrane_potential[lo:hi],
                                    step, self._refractory_steps, rings[b, :hi - lo + 2],
                                    ring_vs[b, :hi - lo])
-        threaded = n_blocks > 1 and n_blocks <= _numba_threads()
+        threaded = n_blocks > 1 and n_blocks <= _numba_threads() and not self._threads_refused
         self._threads_used = n_blocks if threaded else 1
         while done < n_steps:
             m = min(chunk, n_steps - done)
@@ -991,6 +992,9 @@ class SpikingNetwork:
                 threaded = sync[THREADS_STATE] == 1
                 count = int(sync[K.SYNC_SPIKES])
                 if not threaded:
+                    # the threading layer ran the blocks one after another (each wait
+                    # for a partner costs up to a second): one thread from now on
+                    self._threads_refused = True
                     self._threads_used = 1
             if not threaded:
                 count = K.run_chunk(*arguments)

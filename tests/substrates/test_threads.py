@@ -108,3 +108,5 @@ def test_a_spiking_run_falls_back_to_one_thread_and_loses_nothing(monkeypatch):
     assert rec.metadata["threads"] == 1
     np.testing.assert_array_equal(rec.spike_times, reference.spike_times)
     np.testing.assert_array_equal(rec.data, reference.data)
+    # and the network does not wait for partners again
+    assert net._threads_refused
