@@ -35,10 +35,10 @@ _MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
 _SPIKE_BUFFER = 4_000_000  # spike slots per kernel call: bounds its number of steps
 _BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
-# below this many neurons one thread is as fast: the threads meet at a barrier twice a
-# step (CUBA in float32, us per step on 1 / 2 threads: 2.2 / 2.9 at 2,000 neurons, 2.8 /
-# 2.8 at 2,500, 2.8 / 2.9 at 3,000, 3.1 / 2.9 at 3,500, 4.6 / 3.9 at 4,000)
-_PARALLEL_MIN_NEURONS = 3_500
+# a thread needs about this many neurons to earn its barriers (two per step): CUBA in
+# float32, us per step on 1 / 2 threads: 2.2 / 2.9 at 2,000 neurons, 2.8 / 2.8 at 2,500,
+# 2.8 / 2.9 at 3,000, 3.1 / 2.9 at 3,500, 4.6 / 3.9 at 4,000 (measured on 2 cores only)
+_NEURONS_PER_THREAD = 1_750
 
 
 class NetworkState(NamedTuple):
@@ -180,12 +180,12 @@ class SpikingNetwork:
         bit; float32 halves memory traffic (tests bound its effect on rates).
     threads : int >= 1 or None
         Blocks of neurons simulated at once, on Numba's threads (``NUMBA_NUM_THREADS``).
-        None: ``numba.get_num_threads()`` from 3,500 neurons up, one below (where
-        synchronising the threads every step costs what it saves). The threads stay in
-        one parallel region for a whole run and spin at a barrier twice a step, so give
-        each a core of its own. The bits do not depend on it: each neuron sees the same
-        arithmetic in the same order. ``metadata["threads"]`` of a recording says how
-        many threads ran it.
+        None: ``numba.get_num_threads()``, but no more than one per 1,750 neurons (so
+        one thread below 3,500 neurons, where synchronising the threads every step costs
+        what it saves). The threads stay in one parallel region for a whole run and spin
+        at a barrier twice a step, so give each a core of its own. The bits do not
+        depend on it: each neuron sees the same arithmetic in the same order.
+        ``metadata["threads"]`` of a recording says how many threads ran it.
     random_state : int, Generator, SeedSequence or None
         Draws positions, wiring, weights and heterogeneity (fixed for the object's life),
         and, through :meth:`reset`, the initial state, background drive and electrode noise.
@@ -863,10 +863,8 @@ class SpikingNetwork:
         n = self.n_neurons
         if self.threads is not None:
             wanted = self.threads
-        elif n >= _PARALLEL_MIN_NEURONS:
-            wanted = _numba_threads()
         else:
-            wanted = 1
+            wanted = min(_numba_threads(), n // _NEURONS_PER_THREAD)
         return max(1, min(wanted, -(-n // _BLOCK_ALIGN)))
 
     def _blocks(self):

@@ -110,3 +110,24 @@ def test_a_spiking_run_falls_back_to_one_thread_and_loses_nothing(monkeypatch):
     np.testing.assert_array_equal(rec.data, reference.data)
     # and the network does not wait for partners again
     assert net._threads_refused
+
+
+def test_default_threads_give_each_thread_enough_neurons(monkeypatch):
+    # Numba's thread count, but at most one thread per 1,750 neurons (a thread must
+    # earn its two barriers a step); an explicit count is kept (blocks of 64 neurons).
+    import substrates.spiking._network as network_module
+    from substrates.spiking import ConnectivityParameters, SpikingNetwork
+
+    def unwired(n, **kwargs):
+        return SpikingNetwork(n, connectivity=ConnectivityParameters(rule="random",
+                                                                     connection_probability=0.0),
+                              random_state=0, **kwargs)
+
+    monkeypatch.setattr(network_module, "_numba_threads", lambda: 64)
+    few = unwired(3000)
+    assert few._n_blocks() == 1
+    assert unwired(4000)._n_blocks() == 2
+    assert unwired(20_000)._n_blocks() == 11
+    few.threads = 5
+    assert few._n_blocks() == 5
+    assert unwired(100, threads=8)._n_blocks() == 2  # blocks of at least 64 neurons
