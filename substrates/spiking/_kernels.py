@@ -500,6 +500,14 @@ def _record_row(step, first_step, record_stride):
 
 @njit(**JIT)
 def run_chunk(
+    drive,
+    spiked,
+    block_spikes,
+    block_counts,
+    stage_group,
+    stage_slot,
+    stage_scale,
+    stage_count,
     n_steps,
     first_step,
     dt,
@@ -587,19 +595,11 @@ def run_chunk(
     staging what its spikes will push (:func:`_stage_spikes`); queue the spikes in
     neuron order (:func:`_queue_spikes`); then every block takes delivery of what
     arrives now, STDP, background input and its resets (:func:`_end_step`).
+
+    The first eight arguments are scratch from :func:`workspace` (a fresh set per call).
     """
-    n = v.shape[0]
     n_blocks = bounds.shape[0] - 1
     n_slots = queue_group.shape[0]
-    drive = np.zeros_like(v)
-    spiked = np.zeros(8 * ((n + 7) // 8), dtype=np.bool_)
-    block_spikes = np.zeros((n_blocks, rings.shape[1] - 2), dtype=np.int64)
-    block_counts = np.zeros(n_blocks, dtype=np.int64)
-    n_groups = source_group_ptr[-1]
-    stage_group = np.zeros(n_groups, dtype=np.int64)
-    stage_slot = np.zeros(n_groups, dtype=np.int64)
-    stage_scale = np.zeros(n_groups, dtype=queue_scale.dtype)
-    stage_count = np.zeros(n_blocks, dtype=np.int64)
     n_spikes = 0
     step = np.int32(first_step)  # int32 like last_spike
     have_drive = False
@@ -612,9 +612,10 @@ def run_chunk(
                         adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
                         uniform, drive, have_drive, decay_e, decay_i, reversal_e,
                         reversal_i, spiked, block_spikes, block_counts, v_record)
-            _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                          stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
-                          n_slots, stage_group, stage_slot, stage_scale, stage_count)
+            _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on,
+                          stp_resource, stp_last, stp_use, stp_recovery_time,
+                          source_group_ptr, group_delay, n_slots, stage_group,
+                          stage_slot, stage_scale, stage_count)
     for s in range(n_steps):
         step = np.int32(first_step + s)
         n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
@@ -644,9 +645,10 @@ def run_chunk(
                             prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
                             reversal_e, reversal_i, spiked, block_spikes, block_counts,
                             v_record)
-                _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                              stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
-                              n_slots, stage_group, stage_slot, stage_scale, stage_count)
+                _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on,
+                              stp_resource, stp_last, stp_use, stp_recovery_time,
+                              source_group_ptr, group_delay, n_slots, stage_group,
+                              stage_slot, stage_scale, stage_count)
         queue_len[slot] = 0
     # leave the state exact: frozen potentials back in place
     for b in range(n_blocks):
@@ -749,7 +751,7 @@ def _block_steps(
     between the barriers."""
     n_blocks = bounds.shape[0] - 1
     if not join(sync, n_blocks):
-        return  # not every block has a thread: run_chunk_threads returns -1
+        return  # not every block has a thread: sync[STATE] tells the caller
     n_slots = queue_group.shape[0]
     leader = b == 0
     generation = 0
@@ -765,9 +767,10 @@ def _block_steps(
                     refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
                     sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e, reversal_i,
                     spiked, block_spikes, block_counts, v_record)
-        _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                      stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
-                      n_slots, stage_group, stage_slot, stage_scale, stage_count)
+        _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on,
+                      stp_resource, stp_last, stp_use, stp_recovery_time,
+                      source_group_ptr, group_delay, n_slots, stage_group,
+                      stage_slot, stage_scale, stage_count)
     for s in range(n_steps):
         step = np.int32(first_step + s)
         slot = step % n_slots
@@ -801,9 +804,10 @@ def _block_steps(
                         refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
                         sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e,
                         reversal_i, spiked, block_spikes, block_counts, v_record)
-            _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                          stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
-                          n_slots, stage_group, stage_slot, stage_scale, stage_count)
+            _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on,
+                          stp_resource, stp_last, stp_use, stp_recovery_time,
+                          source_group_ptr, group_delay, n_slots, stage_group,
+                          stage_slot, stage_scale, stage_count)
     generation = barrier(sync, n_blocks, generation)
     if leader:
         if n_steps > 0:
@@ -813,26 +817,31 @@ def _block_steps(
     restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
 
 
-def thread_workspace(v, n_blocks, largest_block, n_groups):
-    """The scratch arrays of :func:`run_chunk_threads`, allocated by the caller (a fresh
-    set per call): sync, drive, spiked, block_spikes, block_counts and the staging area
-    of :func:`_stage_spikes` (stage_group, stage_slot, stage_scale, stage_count)."""
+def workspace(v, n_blocks, largest_block, n_groups):
+    """The scratch arrays of :func:`run_chunk` and :func:`run_chunk_threads`, allocated
+    by the caller, a fresh set per call: drive, spiked, block_spikes, block_counts and
+    the staging area of :func:`_stage_spikes` (stage_group, stage_slot, stage_scale,
+    stage_count). A threaded call also takes a zeroed ``sync`` (:func:`new_sync`)."""
     n = v.shape[0]
-    return (np.zeros(SYNC_SIZE + 16, dtype=np.int64), np.zeros_like(v),
-            np.zeros(8 * ((n + 7) // 8), dtype=np.bool_),
+    return (np.zeros_like(v), np.zeros(8 * ((n + 7) // 8), dtype=np.bool_),
             np.zeros((n_blocks, largest_block), dtype=np.int64),
             np.zeros(n_blocks, dtype=np.int64),
             np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64),
             np.zeros(n_groups, dtype=v.dtype), np.zeros(n_blocks, dtype=np.int64))
 
 
+def new_sync():
+    """A zeroed ``sync`` for one :func:`run_chunk_threads` call: the barrier's own
+    entries, then SYNC_HAVE_DRIVE and SYNC_SPIKES on a cache line of their own."""
+    return np.zeros(SYNC_SIZE + 16, dtype=np.int64)
+
+
 @njit(**JIT_PARALLEL)
-def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, stage_group, stage_slot,
-                      stage_scale, stage_count, *arguments):
+def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, *arguments):
     """:func:`run_chunk` with its blocks at once, one thread each, in one parallel region.
 
-    ``arguments`` are :func:`run_chunk`'s, in its order; the first nine are scratch
-    from :func:`thread_workspace` (a fresh set per call). Needs as many Numba threads as
+    After ``sync`` (from :func:`new_sync`) come :func:`run_chunk`'s arguments, in its
+    order. Needs as many Numba threads as
     blocks. Afterwards ``sync[STATE] == 1`` if every block had a thread, and
     ``sync[SYNC_SPIKES]`` is the number of spikes; else nothing was changed and the
     caller runs :func:`run_chunk`. (The results travel through arrays the caller reads:
@@ -840,8 +849,7 @@ def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, stage_gro
     value read back within this function after the region may be stale.)
     """
     for b in prange(block_counts.shape[0]):  # one per block
-        _block_steps(b, sync, drive, spiked, block_spikes, block_counts, stage_group,
-                     stage_slot, stage_scale, stage_count, *arguments)
+        _block_steps(b, sync, drive, spiked, block_spikes, block_counts, *arguments)
 
 
 @njit(**JIT)

@@ -117,6 +117,7 @@ def _random_pairs(rng, n, n_candidates, probability):
     key_type = np.int32 if n * n_candidates < 2**31 else np.int64
     key = (source * n_candidates + rng.integers(0, n_candidates, size=source.size)).astype(key_type)
     key.sort()
+    first = np.cumsum(counts) - counts  # where each source's run of keys starts
     while True:
         duplicate = np.flatnonzero(key[1:] == key[:-1]) + 1
         if duplicate.size == 0:
@@ -127,7 +128,6 @@ def _random_pairs(rng, n, n_candidates, probability):
         # only the rows with a redrawn target are out of order: sort those runs again
         # (keys carry their source, so sorting the runs together sorts each)
         rows = np.unique(row)
-        first = np.cumsum(counts) - counts
         runs = np.repeat(first[rows], counts[rows]) + _ranges(counts[rows])
         key[runs] = np.sort(key[runs])
 
@@ -281,7 +281,6 @@ class SpikingNetwork:
         self._build_synapses(structure["connectivity"], structure["weights"])
         self._electrode_coupling = {}  # kind -> (array, coupling), built on first use
         self._block_layout = None  # (n_blocks, layout), built on first run
-        self._threads_used = 1  # threads of the last run (recording metadata)
         self._threads_refused = False  # the blocks did not all get a thread once
         self.reset()
 
@@ -839,10 +838,11 @@ class SpikingNetwork:
         stride = 0
         if record_hidden:
             stride = steps_per_sample(hidden_sampling_rate, 1.0 / self.dt, "hidden_sampling_rate")
-        spike_steps, spike_neurons, v_rows = self._simulate(stim, n_steps, stride, progress)
+        spike_steps, spike_neurons, v_rows, threads = self._simulate(stim, n_steps, stride,
+                                                                      progress)
         first_step = self._state.step - n_steps
         return self._record(spike_steps - first_step, spike_neurons, n_steps, v_rows,
-                            hidden_sampling_rate if record_hidden else None, levels)
+                            hidden_sampling_rate if record_hidden else None, levels, threads)
 
     def _detection_levels(self, levels):
         """Checked per-channel detection noise levels (V), or None."""
@@ -941,6 +941,7 @@ class SpikingNetwork:
         bounds, prm_blocks, group_ranges = self._blocks()
         n_blocks = bounds.size - 1
         largest = int(np.diff(bounds).max())
+        n_groups = int(self._source_group_ptr[-1])
         rings = np.zeros((n_blocks, largest + 2), dtype=np.int64)
         ring_vs = np.zeros((n_blocks, largest), self._dtype)
         for b in range(n_blocks):
@@ -949,7 +950,6 @@ class SpikingNetwork:
                                    step, self._refractory_steps, rings[b, :hi - lo + 2],
                                    ring_vs[b, :hi - lo])
         threaded = n_blocks > 1 and n_blocks <= _numba_threads() and not self._threads_refused
-        self._threads_used = n_blocks if threaded else 1
         while done < n_steps:
             m = min(chunk, n_steps - done)
             if stride:
@@ -981,21 +981,19 @@ class SpikingNetwork:
                 np.ascontiguousarray(stim[done:done + m]), stim_ptr, stim_neuron,
                 stim_gain, spike_step, spike_neuron, v_record, stride,
             )
+            scratch = K.workspace(st.membrane_potential, n_blocks, largest, n_groups)
             if threaded:
-                workspace = K.thread_workspace(st.membrane_potential, n_blocks, largest,
-                                               int(self._source_group_ptr[-1]))
-                K.run_chunk_threads(*workspace, *arguments)
-                sync = workspace[0]
-                # the threads did not all start (nothing was changed): one thread, from now
+                sync = K.new_sync()
+                K.run_chunk_threads(sync, *scratch, *arguments)
                 threaded = sync[THREADS_STATE] == 1
                 count = int(sync[K.SYNC_SPIKES])
                 if not threaded:
-                    # the threading layer ran the blocks one after another (each wait
-                    # for a partner costs up to a second): one thread from now on
+                    # the threading layer ran the blocks one after another and nothing
+                    # was changed (each wait for a partner costs up to a second): this
+                    # run and later ones on one thread
                     self._threads_refused = True
-                    self._threads_used = 1
             if not threaded:
-                count = K.run_chunk(*arguments)
+                count = K.run_chunk(*scratch, *arguments)
             steps_out.append(spike_step[:count].copy())
             neurons_out.append(spike_neuron[:count].copy())
             if n_rec:
@@ -1010,9 +1008,11 @@ class SpikingNetwork:
             bar.close()
         self._state = st
         v_rows = np.concatenate(v_out) if v_out else np.zeros((0, n))
-        return np.concatenate(steps_out), np.concatenate(neurons_out), v_rows
+        threads = n_blocks if threaded else 1
+        return np.concatenate(steps_out), np.concatenate(neurons_out), v_rows, threads
 
-    def _record(self, spike_steps, spike_neurons, n_steps, v_rows, hidden_rate, levels=None):
+    def _record(self, spike_steps, spike_neurons, n_steps, v_rows, hidden_rate, levels=None,
+                threads=1):
         array = self.electrodes
         fs = array.sampling_rate
         n_samples = int(round(n_steps * self.dt * fs))
@@ -1047,7 +1047,7 @@ class SpikingNetwork:
             metadata={"substrate": "SpikingNetwork", "n_neurons": self.n_neurons, "dt": self.dt,
                       "start_time": (self._state.step - n_steps) * self.dt,
                       "detection_noise_levels": levels.tolist(),
-                      "threads": self._threads_used},
+                      "threads": threads},
         )
 
     def spikes(self, duration: float, stimulus: Stimulus | None = None):
@@ -1059,5 +1059,5 @@ class SpikingNetwork:
         n_steps = self._steps(duration)
         stim = self._stimulus_current(stimulus, n_steps)
         first = self._state.step
-        steps, neurons, _ = self._simulate(stim, n_steps, 0, False)
+        steps, neurons, _, _ = self._simulate(stim, n_steps, 0, False)
         return (steps - first) * self.dt, neurons
