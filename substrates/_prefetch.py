@@ -13,7 +13,15 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["prefetch"]
+__all__ = ["element_pointer", "prefetch"]
+
+
+def element_pointer(context, builder, array_type, index_type, array, index):
+    """LLVM pointer to ``array[index]`` of a 1-d Numba array (no bounds check); shared
+    by the intrinsics here and in :mod:`substrates._threads`."""
+    ary = context.make_array(array_type)(context, builder, array)
+    position = context.cast(builder, index, index_type, types.intp)
+    return builder.gep(ary.data, [position])
 
 
 @intrinsic
@@ -24,10 +32,7 @@ def prefetch(typingctx, array, index):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type, index_type = signature.args
-        ary = context.make_array(array_type)(context, builder, args[0])
-        position = context.cast(builder, args[1], index_type, types.intp)
-        pointer = builder.gep(ary.data, [position])
+        pointer = element_pointer(context, builder, *signature.args, *args)
         i8_ptr = builder.bitcast(pointer, ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         function_type = ir.FunctionType(ir.VoidType(), [i8_ptr.type, i32, i32, i32])

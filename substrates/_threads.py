@@ -22,6 +22,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from substrates._numba import JIT
+from substrates._prefetch import element_pointer
 
 __all__ = ["ARRIVED", "GENERATION", "JOINED", "STATE", "SYNC_SIZE", "atomic_add",
            "atomic_compare_exchange", "atomic_load", "atomic_store", "barrier", "join",
@@ -35,12 +36,6 @@ STATE = 24  # 0 while joining, 1 all there (go), 2 not all there (return)
 SYNC_SIZE = 32  # entries these use; a region may keep its own values after them
 SPINS_BEFORE_YIELD = 2_000
 JOIN_SPIN_LIMIT = 2_000_000  # about 0.1-1 s of yielding before giving up on a partner
-
-
-def _element_pointer(context, builder, array_type, index_type, array, index):
-    ary = context.make_array(array_type)(context, builder, array)
-    position = context.cast(builder, index, index_type, types.intp)
-    return builder.gep(ary.data, [position])
 
 
 def _operands(array, index, *values):
@@ -60,7 +55,7 @@ def atomic_add(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, *signature.args[:2], *args[:2])
+        pointer = element_pointer(context, builder, *signature.args[:2], *args[:2])
         amount = _as_int64(context, builder, signature, args, 2)
         return builder.atomic_rmw("add", pointer, amount, "acq_rel")
 
@@ -74,7 +69,7 @@ def atomic_load(typingctx, array, index):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, *signature.args[:2], *args[:2])
+        pointer = element_pointer(context, builder, *signature.args[:2], *args[:2])
         return builder.load_atomic(pointer, "acquire", 8)
 
     return types.int64(array, index), codegen
@@ -87,7 +82,7 @@ def atomic_store(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, *signature.args[:2], *args[:2])
+        pointer = element_pointer(context, builder, *signature.args[:2], *args[:2])
         builder.store_atomic(_as_int64(context, builder, signature, args, 2), pointer,
                              "release", 8)
         return context.get_dummy_value()
@@ -102,7 +97,7 @@ def atomic_compare_exchange(typingctx, array, index, expected, new):
         return None
 
     def codegen(context, builder, signature, args):
-        pointer = _element_pointer(context, builder, *signature.args[:2], *args[:2])
+        pointer = element_pointer(context, builder, *signature.args[:2], *args[:2])
         outcome = builder.cmpxchg(pointer, _as_int64(context, builder, signature, args, 2),
                                   _as_int64(context, builder, signature, args, 3),
                                   "acq_rel", "acquire")
