@@ -5,8 +5,9 @@ A simulation step of a large network takes microseconds, and opening a parallel 
 region for a whole run, each owning a block of neurons, and meet at a barrier where the
 step needs everyone's results. The barrier is a counter and a generation number in an
 int64 array (``sync``: zeros, at least ``SYNC_SIZE`` long), updated with LLVM atomics; a
-waiting thread spins briefly, then yields its core to the operating system (so an
-oversubscribed machine slows down instead of stalling).
+waiting thread spins briefly, with the processor's spin-wait hint (x86 PAUSE), then
+yields its core to the operating system (so an oversubscribed machine slows down instead
+of stalling).
 
 A barrier deadlocks if the region's iterations do not all run at once (a threading
 layer may run them one after another, e.g. inside another parallel region), so the
@@ -14,6 +15,7 @@ threads first agree whether they are all there: :func:`join` gives every thread 
 same answer, and a region whose threads are not all there must return without work.
 """
 
+import platform
 import sys
 
 from llvmlite import ir
@@ -26,7 +28,7 @@ from substrates._prefetch import element_pointer
 
 __all__ = ["ARRIVED", "GENERATION", "JOINED", "STATE", "SYNC_SIZE", "atomic_add",
            "atomic_compare_exchange", "atomic_load", "atomic_store", "barrier", "join",
-           "yield_thread"]
+           "spin_hint", "yield_thread"]
 
 # positions in ``sync``, each on its own 64-byte cache line
 ARRIVED = 0  # threads at the barrier now
@@ -123,6 +125,28 @@ def yield_thread(typingctx):
     return types.void(), codegen
 
 
+# the processor's spin-wait hint: x86's PAUSE, which lets a hyperthread sibling have the
+# core's issue slots and spares the pipeline flush when the loop ends. Other processors
+# (ARM's YIELD is the like) get none: no machine here to check their code on.
+_SPIN_HINT = "llvm.x86.sse2.pause" if platform.machine().lower() in ("x86_64", "amd64") else ""
+
+
+@intrinsic
+def spin_hint(typingctx):
+    """Tell the processor this thread is spinning in a wait loop (x86 PAUSE; a no-op
+    on other processors)."""
+
+    def codegen(context, builder, signature, args):
+        if _SPIN_HINT:
+            function_type = ir.FunctionType(ir.VoidType(), [])
+            function = cgutils.get_or_insert_function(builder.module, function_type,
+                                                      _SPIN_HINT)
+            builder.call(function, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
 @njit(**JIT)
 def _wait_while(sync, index, value):
     """Spin until ``sync[index] != value``, yielding the core after a while."""
@@ -131,6 +155,8 @@ def _wait_while(sync, index, value):
         spins += 1
         if spins > SPINS_BEFORE_YIELD:
             yield_thread()
+        else:
+            spin_hint()
 
 
 @njit(**JIT)
@@ -147,6 +173,8 @@ def join(sync, n_threads):
                 atomic_compare_exchange(sync, STATE, 0, 2)
             elif spins > SPINS_BEFORE_YIELD:
                 yield_thread()
+            else:
+                spin_hint()
     return atomic_load(sync, STATE) == 1
 
 

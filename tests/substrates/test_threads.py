@@ -1,5 +1,7 @@
 """The atomics, barrier and join that keep the spiking kernel's threads in one region."""
 
+import platform
+
 import numba
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from substrates._threads import (
     atomic_store,
     barrier,
     join,
+    spin_hint,
 )
 
 
@@ -54,6 +57,20 @@ def _count_together(n_threads, n_rounds, sync, seen):
                     seen[t] += 1  # a partner's write of this round was not visible
             generation = barrier(sync, n_threads, generation)
         atomic_add(seen, n_threads, generation)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="the hint checked here is x86's PAUSE")
+def test_spin_waits_carry_the_processor_pause_hint():
+    # a thread spinning at a barrier without PAUSE takes issue slots from a hyperthread
+    # sibling that is still working towards the barrier
+    @njit  # not cached, so its IR can be read
+    def hint():
+        spin_hint()
+
+    hint()
+    ir = hint.inspect_llvm(hint.signatures[0])
+    assert "call void @llvm.x86.sse2.pause()" in ir
 
 
 def test_barrier_publishes_every_threads_writes():
