@@ -14,6 +14,7 @@ Units are SI throughout: V, A, S, F, s.
 import numpy as np
 from numba import njit, prange
 
+from substrates._aligned import aligned_full
 from substrates._counter_rng import uniform01
 from substrates._numba import JIT, JIT_PARALLEL
 from substrates._prefetch import prefetch
@@ -823,7 +824,7 @@ def workspace(v, n_blocks, largest_block, n_groups):
     the staging area of :func:`_stage_spikes` (stage_group, stage_slot, stage_scale,
     stage_count). A threaded call also takes a zeroed ``sync`` (:func:`new_sync`)."""
     n = v.shape[0]
-    return (np.zeros_like(v), np.zeros(8 * ((n + 7) // 8), dtype=np.bool_),
+    return (aligned_full(n, 0.0, v.dtype), aligned_full(8 * ((n + 7) // 8), False, np.bool_),
             np.zeros((n_blocks, largest_block), dtype=np.int64),
             np.zeros(n_blocks, dtype=np.int64),
             np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64),

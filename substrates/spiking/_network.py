@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from substrates._aligned import aligned_copy, aligned_full
 from substrates._electrodes import ElectrodeArray
 from substrates._protocol import run_duration, steps_per_sample, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
@@ -570,11 +571,12 @@ class SpikingNetwork:
         n = self.n_neurons
         low, high = self.initial_potential
         v = low + streams["initial_state"].random(n) * (high - low)
+        # the arrays the step loop streams through start on cache lines (substrates._aligned)
         self._state = NetworkState(
-            membrane_potential=v.astype(self._dtype),
-            excitatory_synaptic=np.zeros(n, self._dtype),
-            inhibitory_synaptic=np.zeros(n, self._dtype),
-            adaptation=np.zeros(n, self._dtype),
+            membrane_potential=aligned_copy(v, self._dtype),
+            excitatory_synaptic=aligned_full(n, 0.0, self._dtype),
+            inhibitory_synaptic=aligned_full(n, 0.0, self._dtype),
+            adaptation=aligned_full(n, 0.0, self._dtype),
             last_spike_step=np.full(n, _NEVER, dtype=np.int32),
             depression_resource=np.ones(n),
             step=0,
@@ -606,7 +608,7 @@ class SpikingNetwork:
             a = np.array(value, dtype=np.int32 if name == "last_spike_step" else self._dtype)
             if a.shape != (n,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"state.{name} must be a finite array of shape ({n},), got shape {a.shape}")
-            arrays.append(a)
+            arrays.append(aligned_copy(a, a.dtype))
         self._state = NetworkState(*arrays, int(state.step))
 
     @property
@@ -883,14 +885,16 @@ class SpikingNetwork:
         cuts = np.arange(n_blocks + 1, dtype=np.int64) * n // n_blocks
         bounds = np.minimum(-(-cuts // _BLOCK_ALIGN) * _BLOCK_ALIGN, n)
         group_start = self._group_start
+        # every block's parameter rows start on a cache line (rows of whole lines)
+        sizes = np.diff(bounds)
+        width = -(-int(sizes.max()) // 16) * 16
+        prm_blocks = aligned_full(n_blocks * K.N_ROWS * width, 0.0, self._dtype).reshape(
+            n_blocks, K.N_ROWS, width)
+        for b in range(n_blocks):
+            prm_blocks[b, :, :sizes[b]] = self._prm[:, bounds[b]:bounds[b + 1]]
         if n_blocks == 1:
-            prm_blocks = self._prm[None]
             group_ranges = np.stack([group_start[:-1], group_start[1:]], axis=1)
         else:
-            sizes = np.diff(bounds)
-            prm_blocks = np.zeros((n_blocks, K.N_ROWS, int(sizes.max())), self._dtype)
-            for b in range(n_blocks):
-                prm_blocks[b, :, :sizes[b]] = self._prm[:, bounds[b]:bounds[b + 1]]
             n_groups = group_start.size - 1
             group_ranges = np.empty((n_groups, n_blocks + 1), dtype=np.int64)
             group_ranges[:, 0] = group_start[:-1]

@@ -1,0 +1,47 @@
+"""Cache-line-aligned arrays for the kernels' streaming loops (substrates._aligned)."""
+
+import numpy as np
+import pytest
+
+from substrates._aligned import ALIGNMENT, aligned_copy, aligned_empty, aligned_full
+from substrates.spiking import _kernels as K
+from tests.substrates.spiking_networks import cuba_network
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.bool_])
+@pytest.mark.parametrize("n", [0, 1, 7, 64, 1001])
+def test_aligned_arrays_start_on_a_cache_line_and_hold_their_values(n, dtype):
+    values = np.arange(n) % 3
+    for a in (aligned_empty(n, dtype), aligned_full(n, 1, dtype), aligned_copy(values, dtype)):
+        assert a.shape == (n,) and a.dtype == dtype and a.flags.c_contiguous
+        assert n == 0 or a.ctypes.data % ALIGNMENT == 0  # (an empty array has no data)
+    np.testing.assert_array_equal(aligned_full(n, 1, dtype), np.ones(n, dtype))
+    np.testing.assert_array_equal(aligned_copy(values, dtype), values.astype(dtype))
+
+
+def test_a_negative_length_is_refused():
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        aligned_empty(-1, np.float32)
+
+
+def test_the_spiking_state_and_scratch_the_step_loop_streams_are_aligned():
+    net = cuba_network(1000, precision="float32")
+    streamed = ("membrane_potential", "excitatory_synaptic", "inhibitory_synaptic",
+                "adaptation")
+
+    def check():
+        for name in streamed:
+            assert getattr(net._state, name).ctypes.data % ALIGNMENT == 0, name
+
+    check()
+    state = net.state  # copies: not necessarily aligned
+    net.set_state(state)
+    check()
+    np.testing.assert_array_equal(net._state.membrane_potential, state.membrane_potential)
+    net.reset()
+    check()
+    prm_blocks = net._blocks()[1]
+    assert all(prm_blocks[b, row].ctypes.data % ALIGNMENT == 0
+               for b in range(prm_blocks.shape[0]) for row in range(K.N_ROWS))
+    drive, spiked = K.workspace(net._state.membrane_potential, 1, 1000, 1)[:2]
+    assert drive.ctypes.data % ALIGNMENT == 0 and spiked.ctypes.data % ALIGNMENT == 0
