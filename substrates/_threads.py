@@ -108,6 +108,12 @@ def atomic_compare_exchange(typingctx, array, index, expected, new):
     return types.int64(array, index, expected, new), codegen
 
 
+def _call_external(builder, name, return_type):
+    """Call the argument-less function (C or LLVM intrinsic) ``name`` from the code
+    being built."""
+    function_type = ir.FunctionType(return_type, [])
+    builder.call(cgutils.get_or_insert_function(builder.module, function_type, name), [])
+
 
 _YIELD = "SwitchToThread" if sys.platform == "win32" else "sched_yield"
 
@@ -117,9 +123,7 @@ def yield_thread(typingctx):
     """Give the core to another thread (sched_yield; SwitchToThread on Windows)."""
 
     def codegen(context, builder, signature, args):
-        function_type = ir.FunctionType(ir.IntType(32), [])
-        function = cgutils.get_or_insert_function(builder.module, function_type, _YIELD)
-        builder.call(function, [])
+        _call_external(builder, _YIELD, ir.IntType(32))
         return context.get_dummy_value()
 
     return types.void(), codegen
@@ -138,10 +142,7 @@ def spin_hint(typingctx):
 
     def codegen(context, builder, signature, args):
         if _SPIN_HINT:
-            function_type = ir.FunctionType(ir.VoidType(), [])
-            function = cgutils.get_or_insert_function(builder.module, function_type,
-                                                      _SPIN_HINT)
-            builder.call(function, [])
+            _call_external(builder, _SPIN_HINT, ir.VoidType())
         return context.get_dummy_value()
 
     return types.void(), codegen

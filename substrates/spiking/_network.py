@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from substrates._aligned import aligned_copy, aligned_full
+from substrates._aligned import ALIGNMENT, aligned_copy, aligned_full
 from substrates._electrodes import ElectrodeArray
 from substrates._protocol import run_duration, steps_per_sample, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
@@ -605,7 +605,7 @@ class SpikingNetwork:
         n = self.n_neurons
         arrays = []
         for name, value in zip(NetworkState._fields[:-1], state[:-1]):
-            a = np.array(value, dtype=np.int32 if name == "last_spike_step" else self._dtype)
+            a = np.asarray(value, dtype=np.int32 if name == "last_spike_step" else self._dtype)
             if a.shape != (n,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"state.{name} must be a finite array of shape ({n},), got shape {a.shape}")
             arrays.append(aligned_copy(a, a.dtype))
@@ -887,7 +887,8 @@ class SpikingNetwork:
         group_start = self._group_start
         # every block's parameter rows start on a cache line (rows of whole lines)
         sizes = np.diff(bounds)
-        width = -(-int(sizes.max()) // 16) * 16
+        per_line = ALIGNMENT // self._dtype.itemsize
+        width = -(-int(sizes.max()) // per_line) * per_line
         prm_blocks = aligned_full(n_blocks * K.N_ROWS * width, 0.0, self._dtype).reshape(
             n_blocks, K.N_ROWS, width)
         for b in range(n_blocks):
