@@ -7,7 +7,7 @@ whole-process time counts imports, building, compilation (Brian2) or cache loadi
 optimisation flags (-O3 -ffast-math -march=native), run both single-threaded and with
 ``--threads`` OpenMP threads, and the faster of the two counts (its OpenMP build is not
 always faster). jewelhead gets ``--threads`` Numba threads (NUMBA_NUM_THREADS), which
-it uses from 3,500 neurons up (one per 1,750). jewelhead runs in float32 by default
+it uses from 7,000 neurons up (one per 3,500). jewelhead runs in float32 by default
 (tests/substrates/test_spiking.py bounds what float32 changes); ``--precision
 float64`` gives the bit-exact mode. Each run is repeated ``--repeats`` times and the
 fastest of each is kept (timings on shared machines are noisy). Prints loop time,

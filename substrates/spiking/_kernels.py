@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from substrates._aligned import aligned_full
 from substrates._counter_rng import uniform01
-from substrates._numba import JIT, JIT_PARALLEL
+from substrates._numba import JIT, JIT_INLINE, JIT_PARALLEL
 from substrates._prefetch import prefetch
 from substrates._threads import SYNC_SIZE, barrier, join
 
@@ -298,7 +298,7 @@ def _stimulation_drive(currents, stim_ptr, stim_neuron, stim_gain, drive, have_d
     return have_drive
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
                 adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks, uniform,
                 drive, have_drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
@@ -319,7 +319,7 @@ def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e,
     )
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
               refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
               group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
@@ -428,7 +428,7 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
             ring[m + 1] += 1
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
                   stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay, n_slots,
                   stage_group, stage_slot, stage_scale, stage_count):
@@ -466,7 +466,7 @@ def _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_r
     stage_count[b] = k - source_group_ptr[lo]
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts, source_group_ptr,
                   stage_group, stage_slot, stage_scale, stage_count, queue_group, queue_scale,
                   queue_len, spike_step, spike_neuron):
@@ -603,43 +603,36 @@ def run_chunk(
     n_slots = queue_group.shape[0]
     n_spikes = 0
     step = np.int32(first_step)  # int32 like last_spike
+    slot = 0
     have_drive = False
-    if n_steps > 0:
-        have_drive = _stimulation_drive(stim[0], stim_ptr, stim_neuron, stim_gain, drive,
-                                        have_drive)
-        row = _record_row(step, first_step, record_stride)
-        for b in range(n_blocks):
-            _begin_step(b, step, row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
-                        adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks,
-                        uniform, drive, have_drive, decay_e, decay_i, reversal_e,
-                        reversal_i, spiked, block_spikes, block_counts, v_record)
-            _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on,
-                          stp_resource, stp_last, stp_use, stp_recovery_time,
-                          source_group_ptr, group_delay, n_slots, stage_group,
-                          stage_slot, stage_scale, stage_count)
-    for s in range(n_steps):
-        step = np.int32(first_step + s)
-        n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
-                                 source_group_ptr, stage_group, stage_slot, stage_scale,
-                                 stage_count, queue_group, queue_scale, queue_len, spike_step,
-                                 spike_neuron)
-        slot = step % n_slots
+    # iteration s finishes step s and begins step s + 1 (s = -1 only begins the first):
+    # one call of each step helper, so that inlining them does not copy them
+    for s in range(-1, n_steps):
+        following = np.int32(first_step + s + 1)
         more = s + 1 < n_steps
-        following = np.int32(step + 1)
+        if s >= 0:
+            step = np.int32(first_step + s)
+            n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
+                                     source_group_ptr, stage_group, stage_slot, stage_scale,
+                                     stage_count, queue_group, queue_scale, queue_len,
+                                     spike_step, spike_neuron)
+            slot = step % n_slots
         if more:
             have_drive = _stimulation_drive(stim[s + 1], stim_ptr, stim_neuron, stim_gain,
                                             drive, have_drive)
         row = _record_row(following, first_step, record_stride)
         # finish this step and begin the next, block by block
         for b in range(n_blocks):
-            _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                      refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
-                      group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
-                      group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
-                      post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
-                      stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
-                      stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight,
-                      bg_key)
+            if s >= 0:
+                _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
+                          refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
+                          block_counts, group_excitatory, queue_group, queue_scale,
+                          queue_len, group_ranges, group_weight, group_weight_uniform,
+                          targets, weights, plastic, post_ptr, post_synapse, stdp_on,
+                          stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
+                          stdp_pre_time, stdp_post_time, stdp_pre_increment,
+                          stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio,
+                          bg_weight, bg_key)
             if more:
                 _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
                             syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
@@ -650,7 +643,8 @@ def run_chunk(
                               stp_resource, stp_last, stp_use, stp_recovery_time,
                               source_group_ptr, group_delay, n_slots, stage_group,
                               stage_slot, stage_scale, stage_count)
-        queue_len[slot] = 0
+        if s >= 0:
+            queue_len[slot] = 0
     # leave the state exact: frozen potentials back in place
     for b in range(n_blocks):
         m = bounds[b + 1] - bounds[b]
@@ -758,47 +752,41 @@ def _block_steps(
     generation = 0
     n_spikes = 0
     step = np.int32(first_step)
-    if n_steps > 0:
-        if leader:
-            sync[SYNC_HAVE_DRIVE] = _stimulation_drive(stim[0], stim_ptr, stim_neuron,
-                                                        stim_gain, drive, False)
-        generation = barrier(sync, n_blocks, generation)
-        _begin_step(b, step, _record_row(step, first_step, record_stride), model,
-                    synapse_model, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                    refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
-                    sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e, reversal_i,
-                    spiked, block_spikes, block_counts, v_record)
-        _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on,
-                      stp_resource, stp_last, stp_use, stp_recovery_time,
-                      source_group_ptr, group_delay, n_slots, stage_group,
-                      stage_slot, stage_scale, stage_count)
-    for s in range(n_steps):
-        step = np.int32(first_step + s)
-        slot = step % n_slots
+    # iteration s finishes step s and begins step s + 1 (s = -1 only begins the first),
+    # as in run_chunk
+    for s in range(-1, n_steps):
+        following = np.int32(first_step + s + 1)
         more = s + 1 < n_steps
-        following = np.int32(step + 1)
-        # every block has integrated `step` (and delivered `step - 1`)
-        generation = barrier(sync, n_blocks, generation)
-        if leader:
-            queue_len[(step - 1) % n_slots] = 0
-            n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
-                                     source_group_ptr, stage_group, stage_slot, stage_scale,
-                                     stage_count, queue_group, queue_scale, queue_len,
-                                     spike_step, spike_neuron)
-            if more:
-                sync[SYNC_HAVE_DRIVE] = _stimulation_drive(
-                    stim[s + 1], stim_ptr, stim_neuron, stim_gain, drive,
-                    sync[SYNC_HAVE_DRIVE] != 0)
-        # the spikes are queued and the next drive is set
-        generation = barrier(sync, n_blocks, generation)
-        _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                  refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
-                  group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
-                  group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
-                  post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
-                  stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
-                  stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight,
-                  bg_key)
+        if s >= 0:
+            step = np.int32(first_step + s)
+            # every block has integrated `step` (and delivered `step - 1`)
+            generation = barrier(sync, n_blocks, generation)
+            if leader:
+                queue_len[(step - 1) % n_slots] = 0
+                n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
+                                         source_group_ptr, stage_group, stage_slot,
+                                         stage_scale, stage_count, queue_group, queue_scale,
+                                         queue_len, spike_step, spike_neuron)
+                if more:
+                    sync[SYNC_HAVE_DRIVE] = _stimulation_drive(
+                        stim[s + 1], stim_ptr, stim_neuron, stim_gain, drive,
+                        sync[SYNC_HAVE_DRIVE] != 0)
+            # the spikes are queued and the next drive is set
+            generation = barrier(sync, n_blocks, generation)
+            _end_step(b, step, step % n_slots, dt, bounds, v, syn_e, syn_i, adapt,
+                      last_spike, refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
+                      block_counts, group_excitatory, queue_group, queue_scale, queue_len,
+                      group_ranges, group_weight, group_weight_uniform, targets, weights,
+                      plastic, post_ptr, post_synapse, stdp_on, stdp_pre_trace,
+                      stdp_pre_last, stdp_post_trace, stdp_post_last, stdp_pre_time,
+                      stdp_post_time, stdp_pre_increment, stdp_post_increment,
+                      stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key)
+        elif more:
+            if leader:
+                sync[SYNC_HAVE_DRIVE] = _stimulation_drive(stim[0], stim_ptr, stim_neuron,
+                                                            stim_gain, drive, False)
+            # the first drive is set
+            generation = barrier(sync, n_blocks, generation)
         if more:
             _begin_step(b, following, _record_row(following, first_step, record_stride),
                         model, synapse_model, dt, bounds, v, syn_e, syn_i, adapt, last_spike,

@@ -37,9 +37,13 @@ _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time consta
 _SPIKE_BUFFER = 4_000_000  # spike slots per kernel call: bounds its number of steps
 _BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
 # a thread needs about this many neurons to earn its barriers (two per step): CUBA in
-# float32, us per step on 1 / 2 threads: 2.2 / 2.9 at 2,000 neurons, 2.8 / 2.8 at 2,500,
-# 2.8 / 2.9 at 3,000, 3.1 / 2.9 at 3,500, 4.6 / 3.9 at 4,000 (measured on 2 cores only)
-_NEURONS_PER_THREAD = 1_750
+# float32, us per step on 1 / 2 threads (fastest of 10 alternating 1 s runs; medians
+# in brackets): 1.65 / 1.82 (1.72 / 2.05) at 3,000 neurons, 2.14 / 2.95 (2.27 / 3.05)
+# at 4,000, 2.72 / 3.03 at 5,000, 3.54 / 3.49 at 6,000, 4.02 / 4.17 at 7,000,
+# 4.22 / 3.87 at 8,000, 5.68 / 6.01 (8.12 / 6.59) at 10,000, 7.41 / 5.45 at 12,000
+# (2 cores; with the step helpers inlined, a thread alone gained more than a thread
+# that waits at barriers)
+_NEURONS_PER_THREAD = 3_500
 
 
 class NetworkState(NamedTuple):
@@ -181,8 +185,8 @@ class SpikingNetwork:
         bit; float32 halves memory traffic (tests bound its effect on rates).
     threads : int >= 1 or None
         Blocks of neurons simulated at once, on Numba's threads (``NUMBA_NUM_THREADS``).
-        None: ``numba.get_num_threads()``, but no more than one per 1,750 neurons (so
-        one thread below 3,500 neurons, where synchronising the threads every step costs
+        None: ``numba.get_num_threads()``, but no more than one per 3,500 neurons (so
+        one thread below 7,000 neurons, where synchronising the threads every step costs
         what it saves). The threads stay in one parallel region for a whole run and spin
         at a barrier twice a step, so give each a core of its own. The bits do not
         depend on it: each neuron sees the same arithmetic in the same order.

@@ -130,7 +130,7 @@ def test_a_spiking_run_falls_back_to_one_thread_and_loses_nothing(monkeypatch):
 
 
 def test_default_threads_give_each_thread_enough_neurons(monkeypatch):
-    # Numba's thread count, but at most one thread per 1,750 neurons (a thread must
+    # Numba's thread count, but at most one thread per 3,500 neurons (a thread must
     # earn its two barriers a step); an explicit count is kept (blocks of 64 neurons).
     import substrates.spiking._network as network_module
     from substrates.spiking import ConnectivityParameters, SpikingNetwork
@@ -141,10 +141,10 @@ def test_default_threads_give_each_thread_enough_neurons(monkeypatch):
                               random_state=0, **kwargs)
 
     monkeypatch.setattr(network_module, "_numba_threads", lambda: 64)
-    few = unwired(3000)
+    few = unwired(6999)
     assert few._n_blocks() == 1
-    assert unwired(4000)._n_blocks() == 2
-    assert unwired(20_000)._n_blocks() == 11
+    assert unwired(7000)._n_blocks() == 2
+    assert unwired(20_000)._n_blocks() == 5
     few.threads = 5
     assert few._n_blocks() == 5
     assert unwired(100, threads=8)._n_blocks() == 2  # blocks of at least 64 neurons
