@@ -11,7 +11,9 @@ it uses from 7,000 neurons up (one per 3,500). jewelhead runs in float32 by defa
 (tests/substrates/test_spiking.py bounds what float32 changes); ``--precision
 float64`` gives the bit-exact mode. Each run is repeated ``--repeats`` times and the
 fastest of each is kept (timings on shared machines are noisy). Prints loop time,
-whole-process time and the ratios (Brian2 / ours).
+whole-process time and the ratios (Brian2 / ours), and on Linux the host's steal time
+during each run (CPU time the hypervisor gave other guests, as a share of the run's
+CPU capacity), which tells a run on a busy host from a slow kernel.
 
 Usage::
 
@@ -53,8 +55,21 @@ def _child(args):
         t0 = time.perf_counter()
         times, _ = net.spikes(args.duration)
         loop, n_spikes = time.perf_counter() - t0, times.size
+    used = args.threads if args.simulator == "brian2" else net._n_blocks()  # one per block
     print(json.dumps({"loop": loop, "in_process": time.perf_counter() - started,
-                      "spikes": int(n_spikes), "synapses": net.n_synapses}))
+                      "spikes": int(n_spikes), "synapses": net.n_synapses,
+                      "threads_used": used}))
+
+
+def _steal_time():
+    """Seconds the hypervisor has run other guests on this machine's CPUs instead of it
+    (the "steal" column of /proc/stat, summed over CPUs); None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _run(simulator, n, duration, threads, seed, precision):
@@ -65,11 +80,14 @@ def _run(simulator, n, duration, threads, seed, precision):
     cmd = [sys.executable, __file__, "--child", simulator, "--n", str(n),
            "--duration", str(duration), "--threads", str(threads), "--seed", str(seed),
            "--precision", precision]
+    stolen = _steal_time()
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["process"] = wall
+    if stolen is not None:
+        result["steal"] = _steal_time() - stolen
     return result
 
 
@@ -110,10 +128,19 @@ def main():
                 runs[name, threads].append(_run(name, n, args.duration, threads, args.seed,
                                                 args.precision))
         best = {key: {k: min(r[k] for r in rs) for k in ("loop", "process")}
-                | {"spikes": rs[0]["spikes"]} for key, rs in runs.items()}
+                | {"spikes": rs[0]["spikes"], "threads_used": rs[0]["threads_used"]}
+                for key, rs in runs.items()}
         for (name, threads), r in best.items():
-            print(f"{n:>7} {name:>10} {threads:>7} {r['spikes']:>9} {r['loop']:>8.3f} "
-                  f"{r['process']:>10.2f}")
+            print(f"{n:>7} {name:>10} {r['threads_used']:>7} {r['spikes']:>9} "
+                  f"{r['loop']:>8.3f} {r['process']:>10.2f}")
+        # a shared host's noise, made visible: CPU time taken by other guests during
+        # each run, as a fraction of the run's CPU capacity (all CPUs)
+        for (name, threads), rs in runs.items():
+            if all("steal" in r for r in rs):
+                shares = ", ".join(f"{r['steal'] / (r['process'] * os.cpu_count()):.0%}"
+                                   for r in rs)
+                used = best[name, threads]["threads_used"]
+                print(f"{'':>7} {name:>10} {used:>7} host steal during each run: {shares}")
         ours = best["jewelhead", args.threads]
         # Brian2's fastest: its best loop and its best whole process over thread counts
         ref = {k: min(r[k] for (name, _), r in best.items() if name == "brian2")
