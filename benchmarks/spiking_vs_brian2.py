@@ -13,7 +13,8 @@ float64`` gives the bit-exact mode. Each run is repeated ``--repeats`` times and
 fastest of each is kept (timings on shared machines are noisy). Prints loop time,
 whole-process time and the ratios (Brian2 / ours), and on Linux the host's steal time
 during each run (CPU time the hypervisor gave other guests, as a share of the run's
-CPU capacity), which tells a run on a busy host from a slow kernel.
+CPU capacity): one sign of a busy host, though not every slow phase shows in it (on
+the development machine the two virtual CPUs slow each other down without any).
 
 Usage::
 
