@@ -56,7 +56,10 @@ def _child(args):
         t0 = time.perf_counter()
         times, _ = net.spikes(args.duration)
         loop, n_spikes = time.perf_counter() - t0, times.size
-    used = args.threads if args.simulator == "brian2" else net._n_blocks()  # one per block
+    if args.simulator == "brian2":
+        used = args.threads
+    else:  # one thread per block, unless the threading layer could not give them
+        used = 1 if net._threads_refused else net._n_blocks()
     print(json.dumps({"loop": loop, "in_process": time.perf_counter() - started,
                       "spikes": int(n_spikes), "synapses": net.n_synapses,
                       "threads_used": used}))
