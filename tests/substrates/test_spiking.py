@@ -88,6 +88,23 @@ def test_reset_restores_initial_state_and_runs_continue():
     np.testing.assert_array_equal(neurons, first[1])
 
 
+
+def test_a_silent_stimulus_is_no_stimulus():
+    # without a stimulus the kernel gets no electrode coupling at all (it is not worked
+    # out); a stimulus of zeros on every stimulating electrode goes through the coupling
+    # and must leave every bit the same
+    quiet = noisy_network(200, random_state=8)
+    silent = noisy_network(200, random_state=8)
+    a = quiet.run(duration=0.1, record_hidden=True)
+    zeros = np.zeros((1000, silent.electrodes.n_stimulating))
+    b = silent.run(Stimulus(zeros, 1e-4, "A"), record_hidden=True)
+    assert "stimulation" not in quiet._electrode_coupling
+    assert "stimulation" in silent._electrode_coupling
+    np.testing.assert_array_equal(a.hidden_state["spike_neurons"], b.hidden_state["spike_neurons"])
+    np.testing.assert_array_equal(a.hidden_state["membrane_potential"],
+                                  b.hidden_state["membrane_potential"])
+    np.testing.assert_array_equal(a.data, b.data)
+
 def test_recording_sees_spikes_of_nearby_neurons():
     net = noisy_network(300, random_state=8)
     rec = net.run(duration=0.5, record_hidden=True)
