@@ -919,7 +919,7 @@ class SpikingNetwork:
         n = self.n_neurons
         if stim.shape[1]:
             stim_ptr, stim_neuron, stim_gain = self._stimulation_csr()
-        else:  # no electrode stimulates: no coupling to work out (~0.05 s at 32,000 neurons)
+        else:  # no stimulus: no coupling to work out (~0.05 s at 32,000 neurons)
             stim_ptr = np.zeros(1, dtype=np.int64)
             stim_neuron = np.zeros(0, dtype=np.int64)
             stim_gain = np.zeros(0, self._dtype)

@@ -88,7 +88,6 @@ def test_reset_restores_initial_state_and_runs_continue():
     np.testing.assert_array_equal(neurons, first[1])
 
 
-
 def test_a_silent_stimulus_is_no_stimulus():
     # without a stimulus the kernel gets no electrode coupling at all (it is not worked
     # out); a stimulus of zeros on every stimulating electrode goes through the coupling
@@ -104,6 +103,7 @@ def test_a_silent_stimulus_is_no_stimulus():
     np.testing.assert_array_equal(a.hidden_state["membrane_potential"],
                                   b.hidden_state["membrane_potential"])
     np.testing.assert_array_equal(a.data, b.data)
+
 
 def test_recording_sees_spikes_of_nearby_neurons():
     net = noisy_network(300, random_state=8)
