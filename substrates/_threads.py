@@ -23,7 +23,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from substrates._numba import JIT
+from substrates._numba import JIT_LEAF
 from substrates._prefetch import element_pointer
 
 __all__ = ["ARRIVED", "GENERATION", "JOINED", "STATE", "SYNC_SIZE", "atomic_add",
@@ -148,7 +148,7 @@ def spin_hint(typingctx):
     return types.void(), codegen
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def _wait_while(sync, index, value):
     """Spin until ``sync[index] != value``, yielding the core after a while."""
     spins = 0
@@ -160,7 +160,7 @@ def _wait_while(sync, index, value):
             spin_hint()
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def join(sync, n_threads):
     """Called once by each of ``n_threads`` iterations entering a region: True for all of
     them if all are running at once, False for all of them otherwise."""
@@ -179,7 +179,7 @@ def join(sync, n_threads):
     return atomic_load(sync, STATE) == 1
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def barrier(sync, n_threads, generation):
     """Wait until all ``n_threads`` threads arrive; returns the next generation.
 

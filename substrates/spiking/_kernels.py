@@ -14,9 +14,9 @@ Units are SI throughout: V, A, S, F, s.
 import numpy as np
 from numba import njit, prange
 
-from substrates._aligned import aligned_full
+from substrates._aligned import ALIGNMENT, aligned_full
 from substrates._counter_rng import uniform01
-from substrates._numba import JIT, JIT_INLINE, JIT_PARALLEL
+from substrates._numba import JIT, JIT_INLINE, JIT_LEAF, JIT_PARALLEL
 from substrates._prefetch import prefetch
 from substrates._threads import SYNC_SIZE, barrier, join
 
@@ -63,7 +63,7 @@ def binomial_inverse(u, n, p0, ratio):
     return k
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked):
     """Current-based LIF: the exact propagator for drive held constant over the step.
 
@@ -116,7 +116,7 @@ def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, unifo
             spiked[i] = v_new > thr[i]
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, reversal_i,
                      drive, spiked):
     """Conductance-based LIF: exponential Euler (exact for conductances frozen over dt)."""
@@ -137,7 +137,7 @@ def _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, rev
         spiked[i] = v_new > thr[i]
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
               reversal_e, reversal_i, drive, spiked):
     """AdEx or Izhikevich membrane with an adaptation current: forward Euler."""
@@ -171,7 +171,7 @@ def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, de
         spiked[i] = v_new > thr[i]
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def restore_refractory(v, ring, ring_v):
     """Put back the frozen membrane potential of every neuron in the refractory ring.
 
@@ -188,7 +188,7 @@ def restore_refractory(v, ring, ring_v):
         v[ring[k]] = ring_v[k]
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
                    refractory_steps, ring, ring_v, prm, uniform, drive, use_drive, decay_e,
                    decay_i, reversal_e, reversal_i, spiked, spike_list):
@@ -282,114 +282,171 @@ def _decayed(value, step, last_step, dt, time_constant):
     return value * np.exp(-(step - last_step) * dt / time_constant)
 
 
-@njit(**JIT)
-def _stimulation_drive(currents, stim_ptr, stim_neuron, stim_gain, drive, have_drive):
-    """Fill ``drive`` (A per neuron) from one step of electrode ``currents`` (A);
-    returns whether any electrode carries current (else drive is all zero)."""
+@njit(**JIT_LEAF)
+def _stimulation_drive(currents, stim_ptr, stim_neuron, stim_gain, drive, buf, have_drive):
+    """Fill ``drive[buf]`` (A per neuron) from one step of electrode ``currents`` (A);
+    returns whether any electrode carries current (else that buffer is all zero)."""
     if have_drive:
-        drive[:] = 0.0
+        drive[buf, :] = 0.0
         have_drive = False
     for e in range(currents.shape[0]):
         current = currents[e]
         if current != 0.0:
             have_drive = True
             for k in range(stim_ptr[e], stim_ptr[e + 1]):
-                drive[stim_neuron[k]] += stim_gain[k] * current
+                drive[buf, stim_neuron[k]] += stim_gain[k] * current
     return have_drive
 
 
 @njit(**JIT_INLINE)
 def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
                 adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks, uniform,
-                drive, have_drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
+                drive, buf, have_drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
                 block_spikes, block_counts, v_record):
     """Block ``b`` of neurons: record v(step) if ``record_row >= 0``, then integrate
-    the step and list its threshold crossings (block-local indices)."""
+    the step (stimulation ``drive[buf]``) and list its threshold crossings
+    (block-local indices) in ``block_spikes[buf, b]``, their number in
+    ``block_counts[buf, b]``."""
     lo = bounds[b]
     hi = bounds[b + 1]
     m = hi - lo
     if record_row >= 0:
         restore_refractory(v[lo:hi], rings[b, :m + 2], ring_vs[b, :m])
-        v_record[record_row, lo:hi] = v[lo:hi]  # v(step * dt), before this step's update
-    block_counts[b] = update_neurons(
+        for i in range(lo, hi):  # v(step * dt), before this step's update
+            v_record[record_row, i] = v[i]
+    block_counts[buf, b] = update_neurons(
         model, synapse_model, dt, step, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], adapt[lo:hi],
         last_spike[lo:hi], refractory_steps, rings[b, :m + 2], ring_vs[b, :m], prm_blocks[b],
-        uniform, drive[lo:hi], have_drive, decay_e, decay_i, reversal_e, reversal_i,
-        spiked[lo:lo + 8 * ((m + 7) // 8)], block_spikes[b],
+        uniform, drive[buf, lo:hi], have_drive, decay_e, decay_i, reversal_e, reversal_i,
+        spiked[lo:lo + 8 * ((m + 7) // 8)], block_spikes[buf, b],
     )
+
+
+@njit(**JIT_LEAF)
+def _next_run(slot, queue_group, queue_len, queue_start, group_delay, position, row):
+    """The next entries of a queue slot to deliver, in the serial order.
+
+    A slot holds what arrives at one step, in one region per block of source neurons
+    (block ``r``'s at ``queue_group[slot, queue_start[r]:][:queue_len[r, slot]]``; each
+    block's lengths are on cache lines of their own), each region in order of emission.
+    The serial order is by emission step (the longest delay first, as every entry of
+    the slot arrives at the same step), then source neuron, so the regions are merged:
+    returns ``(r, stop)``, the region whose entries from ``position[row, r]`` to
+    ``stop`` come next, or ``(-1, 0)`` when the slot is done.
+    """
+    best = -1
+    best_delay = -1
+    n_open = 0
+    for r in range(queue_start.shape[0]):
+        p = position[row, r]
+        if p < queue_len[r, slot]:
+            n_open += 1
+            delay = group_delay[queue_group[slot, queue_start[r] + p]]
+            if delay > best_delay:  # ties: the lower region, whose neurons come first
+                best_delay = delay
+                best = r
+    if best < 0:
+        return -1, 0
+    stop = queue_len[best, slot]
+    if n_open > 1:  # only this region's run of the same emission step
+        base = queue_start[best]
+        stop = position[row, best] + 1
+        while (stop < queue_len[best, slot]
+               and group_delay[queue_group[slot, base + stop]] == best_delay):
+            stop += 1
+    return best, stop
 
 
 @njit(**JIT_INLINE)
 def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-              refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts,
-              group_excitatory, queue_group, queue_scale, queue_len, group_ranges,
-              group_weight, group_weight_uniform, targets, weights, plastic, post_ptr,
-              post_synapse, stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace,
-              stdp_post_last, stdp_pre_time, stdp_post_time, stdp_pre_increment,
-              stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key):
-    """Block ``b`` of neurons after this step's spikes are queued: synaptic delivery to
-    its neurons, STDP, background input and the reset of its own spikes.
+              refractory_steps, rings, ring_vs, prm_blocks, block_spikes, block_counts, buf,
+              group_excitatory, queue_group, queue_scale, queue_len, queue_start,
+              merge_position, group_ranges, group_delay, group_weight,
+              group_weight_uniform, targets, weights, plastic, post_ptr, post_synapse,
+              stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
+              stdp_pre_time, stdp_post_time, stdp_pre_increment, stdp_post_increment,
+              stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key):
+    """Block ``b`` of neurons after every block has queued this step's spikes: synaptic
+    delivery of what arrives now (queue ``slot``) to its neurons, STDP, background
+    input and the reset of its own spikes (``block_spikes[buf, b]``, ``block_counts[buf, b]``).
 
     A block touches only its own neurons and the synapses onto them (``group_ranges``
     splits each delay group by target block), so blocks can run at once; each neuron
-    still receives its inputs in the serial order, so the bits do not depend on the
-    number of blocks.
+    still receives its inputs in the serial order (:func:`_next_run`), so the bits do
+    not depend on the number of blocks. ``merge_position[b]`` is this block's scratch
+    for the merge.
     """
     lo = bounds[b]
     hi = bounds[b + 1]
     m = hi - lo
     n = v.shape[0]
+    n_regions = queue_start.shape[0]
     # ask for every arriving group's record, then its first synapses, before delivering
     # (scattered cache misses that would otherwise be paid one group at a time)
-    n_arriving = queue_len[slot]
-    for q in range(n_arriving):
-        g = queue_group[slot, q]
-        prefetch(group_ranges[g], b)
-        prefetch(group_weight, g)
-        prefetch(group_excitatory, g)
-    for q in range(n_arriving):
-        start = group_ranges[queue_group[slot, q], b]
-        prefetch(targets, start)
-        if not group_weight_uniform:
-            prefetch(weights, start)
+    for r in range(n_regions):
+        base = queue_start[r]
+        for q in range(queue_len[r, slot]):
+            g = queue_group[slot, base + q]
+            prefetch(group_ranges[g], b)
+            prefetch(group_weight, g)
+            prefetch(group_excitatory, g)
+            if n_regions > 1:
+                prefetch(group_delay, g)
+    for r in range(n_regions):
+        base = queue_start[r]
+        for q in range(queue_len[r, slot]):
+            start = group_ranges[queue_group[slot, base + q], b]
+            prefetch(targets, start)
+            if not group_weight_uniform:
+                prefetch(weights, start)
+        merge_position[b, r] = 0
     # deliver what arrives now, one synapse at a time, in order of emission, source and
     # synapse index (the order Brian2's SpikeQueue uses)
-    for q in range(n_arriving):
-        g = queue_group[slot, q]
-        scale = queue_scale[slot, q]
-        start = group_ranges[g, b]
-        stop = group_ranges[g, b + 1]
-        if not stdp_on:
-            # the common case, kept lean: one weight per group when all are equal
-            # (the same product weights[k] * scale, so the same bits)
-            if group_weight_uniform:
-                w = group_weight[g] * scale
-                if group_excitatory[g]:
-                    for k in range(start, stop):
-                        syn_e[targets[k]] += w
+    while True:
+        r, stop = _next_run(slot, queue_group, queue_len, queue_start, group_delay,
+                            merge_position, b)
+        if r < 0:
+            break
+        base = queue_start[r]
+        for q in range(base + merge_position[b, r], base + stop):
+            g = queue_group[slot, q]
+            scale = queue_scale[slot, q]
+            start = group_ranges[g, b]
+            stop_k = group_ranges[g, b + 1]
+            if not stdp_on:
+                # the common case, kept lean: one weight per group when all are equal
+                # (the same product weights[k] * scale, so the same bits)
+                if group_weight_uniform:
+                    w = group_weight[g] * scale
+                    if group_excitatory[g]:
+                        for k in range(start, stop_k):
+                            syn_e[targets[k]] += w
+                    else:
+                        for k in range(start, stop_k):
+                            syn_i[targets[k]] += w
+                elif group_excitatory[g]:
+                    for k in range(start, stop_k):
+                        syn_e[targets[k]] += weights[k] * scale
                 else:
-                    for k in range(start, stop):
-                        syn_i[targets[k]] += w
-            elif group_excitatory[g]:
-                for k in range(start, stop):
-                    syn_e[targets[k]] += weights[k] * scale
-            else:
-                for k in range(start, stop):
-                    syn_i[targets[k]] += weights[k] * scale
-            continue
-        post = syn_e if group_excitatory[g] else syn_i
-        for k in range(start, stop):
-            t = targets[k]
-            post[t] += weights[k] * scale
-            if plastic[k]:
-                # pre spike: pre trace grows, weight depressed by the post trace
-                a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt, stdp_pre_time)
-                stdp_pre_trace[k] = a_pre + stdp_pre_increment
-                stdp_pre_last[k] = step
-                a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt, stdp_post_time)
-                weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
-    spikes = block_spikes[b]
-    count = block_counts[b]
+                    for k in range(start, stop_k):
+                        syn_i[targets[k]] += weights[k] * scale
+                continue
+            post = syn_e if group_excitatory[g] else syn_i
+            for k in range(start, stop_k):
+                t = targets[k]
+                post[t] += weights[k] * scale
+                if plastic[k]:
+                    # pre spike: pre trace grows, weight depressed by the post trace
+                    a_pre = _decayed(stdp_pre_trace[k], step, stdp_pre_last[k], dt,
+                                     stdp_pre_time)
+                    stdp_pre_trace[k] = a_pre + stdp_pre_increment
+                    stdp_pre_last[k] = step
+                    a_post = _decayed(stdp_post_trace[t], step, stdp_post_last[t], dt,
+                                      stdp_post_time)
+                    weights[k] = min(max(weights[k] + a_post, 0.0), stdp_weight_max)
+        merge_position[b, r] = stop
+    spikes = block_spikes[buf, b]
+    count = block_counts[buf, b]
     # post spikes: potentiation by the pre traces of incoming plastic synapses
     if stdp_on:
         for c in range(count):
@@ -429,26 +486,28 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
 
 
 @njit(**JIT_INLINE)
-def _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
-                  stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay, n_slots,
-                  stage_group, stage_slot, stage_scale, stage_count):
-    """Block ``b``'s share of queueing its spikes: what each one will push, in neuron
-    order, without touching the shared queue (:func:`_queue_spikes` then copies it).
+def _push_spikes(b, buf, step, dt, bounds, block_spikes, block_counts, stp_on, stp_resource,
+                 stp_last, stp_use, stp_recovery_time, source_group_ptr, group_delay,
+                 queue_group, queue_scale, queue_len, queue_start):
+    """Queue block ``b``'s spikes of ``step`` (spike buffer ``buf``) in its own region
+    of the queue.
 
-    A spike pushes one entry per distinct delay of its neuron, into the slot of the
-    ring buffer (``n_slots`` slots) where it arrives; short-term depression scales it.
-    Block ``b``'s entries go to ``stage_*[source_group_ptr[bounds[b]]:]`` (room for every
-    group of its neurons), their number to ``stage_count[b]``. The scattered records a
-    spike needs are asked for first, so their cache misses overlap.
+    A spike pushes one entry (delay group, scale) per distinct delay of its neuron, in
+    the slot where it arrives (the queue has one slot more than the longest delay, so a
+    block never writes the slot that others are taking delivery from); short-term
+    depression scales it. Block ``b``'s region of a slot starts at ``queue_start[b]``
+    (= ``source_group_ptr[bounds[b]]``) and has room for every group of its neurons. The
+    scattered records a spike needs are asked for first, so their cache misses overlap.
     """
     lo = bounds[b]
-    spikes = block_spikes[b]
-    count = block_counts[b]
+    spikes = block_spikes[buf, b]
+    count = block_counts[buf, b]
+    n_slots = queue_group.shape[0]
+    base = queue_start[b]
     for c in range(count):
         prefetch(source_group_ptr, lo + spikes[c])
     for c in range(count):
         prefetch(group_delay, source_group_ptr[lo + spikes[c]])
-    k = source_group_ptr[lo]
     for c in range(count):
         i = lo + spikes[c]
         scale = 1.0
@@ -459,35 +518,56 @@ def _stage_spikes(b, step, dt, bounds, block_spikes, block_counts, stp_on, stp_r
             stp_resource[i] = x - stp_use * x
             stp_last[i] = step
         for g in range(source_group_ptr[i], source_group_ptr[i + 1]):
-            stage_group[k] = g
-            stage_slot[k] = (step + group_delay[g]) % n_slots
-            stage_scale[k] = scale
-            k += 1
-    stage_count[b] = k - source_group_ptr[lo]
+            slot = (step + group_delay[g]) % n_slots
+            q = queue_len[b, slot]
+            queue_group[slot, base + q] = g
+            queue_scale[slot, base + q] = scale
+            queue_len[b, slot] = q + 1
 
 
 @njit(**JIT_INLINE)
-def _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts, source_group_ptr,
-                  stage_group, stage_slot, stage_scale, stage_count, queue_group, queue_scale,
-                  queue_len, spike_step, spike_neuron):
-    """Record this step's spikes and push what the blocks staged (:func:`_stage_spikes`)
-    into the queue, block by block: in neuron order, as one thread would. Returns the
-    new number of recorded spikes."""
-    n_blocks = bounds.shape[0] - 1
-    for b in range(n_blocks):
+def _record_spikes(step, buf, n_spikes, bounds, block_spikes, block_counts, spike_step,
+                   spike_neuron):
+    """Append every block's spikes of ``step`` (spike buffer ``buf``) to the output, in
+    neuron order; returns
+    the new number of recorded spikes."""
+    for b in range(bounds.shape[0] - 1):
         lo = bounds[b]
-        for c in range(block_counts[b]):
+        for c in range(block_counts[buf, b]):
             spike_step[n_spikes] = step
-            spike_neuron[n_spikes] = lo + block_spikes[b, c]
+            spike_neuron[n_spikes] = lo + block_spikes[buf, b, c]
             n_spikes += 1
-        first = source_group_ptr[lo]
-        for k in range(first, first + stage_count[b]):
-            slot = stage_slot[k]
-            q = queue_len[slot]
-            queue_group[slot, q] = stage_group[k]
-            queue_scale[slot, q] = stage_scale[k]
-            queue_len[slot] = q + 1
     return n_spikes
+
+
+@njit(**JIT)
+def regroup_queue(queue_group, queue_scale, queue_len, queue_start, new_start, group_delay):
+    """The spike queue laid out for other blocks of source neurons: new
+    ``(queue_group, queue_scale, queue_len)`` with regions at ``new_start``, the same
+    entries in the same serial order (see :func:`_next_run`)."""
+    n_slots = queue_group.shape[0]
+    n_new = new_start.shape[0]
+    group = np.zeros_like(queue_group)
+    scale = np.ones_like(queue_scale)
+    length = np.zeros((n_new, queue_len.shape[1]), dtype=np.int64)
+    position = np.zeros((1, queue_start.shape[0]), dtype=np.int64)
+    for slot in range(n_slots):
+        position[0, :] = 0
+        while True:
+            r, stop = _next_run(slot, queue_group, queue_len, queue_start, group_delay,
+                                position, 0)
+            if r < 0:
+                break
+            for q in range(queue_start[r] + position[0, r], queue_start[r] + stop):
+                g = queue_group[slot, q]
+                owner = n_new - 1  # the block of g's source: the last starting at or before g
+                while new_start[owner] > g:
+                    owner -= 1
+                group[slot, new_start[owner] + length[owner, slot]] = g
+                scale[slot, new_start[owner] + length[owner, slot]] = queue_scale[slot, q]
+                length[owner, slot] += 1
+            position[0, r] = stop
+    return group, scale, length
 
 
 @njit(**JIT)
@@ -505,10 +585,7 @@ def run_chunk(
     spiked,
     block_spikes,
     block_counts,
-    stage_group,
-    stage_slot,
-    stage_scale,
-    stage_count,
+    merge_position,
     n_steps,
     first_step,
     dt,
@@ -527,9 +604,12 @@ def run_chunk(
     stdp_pre_last,
     stdp_post_trace,
     stdp_post_last,
+    # spike queue: a ring of slots (one per step of delay, and one more), each with a
+    # region per block of source neurons (see _push_spikes and _next_run)
     queue_group,
     queue_scale,
     queue_len,
+    queue_start,
     # neurons in blocks: per-block parameters and refractory rings
     bounds,
     prm_blocks,
@@ -585,49 +665,52 @@ def run_chunk(
     The neurons are cut into blocks ``bounds[b]:bounds[b + 1]`` (cache-line aligned),
     each with its own refractory ring (``rings[b]``, ``ring_vs[b]``, see
     :func:`update_neurons`) and parameter table ``prm_blocks[b]``; the synapses of delay
-    group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b + 1]``.
-    Here the blocks take turns on one thread; :func:`run_chunk_threads` runs them at
-    once, with the same arithmetic for every neuron. Spikes go to ``spike_step`` /
-    ``spike_neuron`` (n_neurons * ceil(n_steps / refractory_steps) of them at worst);
-    the membrane potential at the start of every ``record_stride``-th step (counted from
-    step 0) goes to the rows of ``v_record`` (stride 0 records nothing).
+    group ``g`` onto block ``b`` are ``group_ranges[g, b]:group_ranges[g, b + 1]``, and
+    the spikes of block ``b``'s neurons go to its own region of every queue slot
+    (``queue_start[b]``, see :func:`_push_spikes`). Here the blocks take turns on one
+    thread; :func:`run_chunk_threads` runs them at once, with the same arithmetic for
+    every neuron. Spikes go to ``spike_step`` / ``spike_neuron``
+    (n_neurons * ceil(n_steps / refractory_steps) of them at worst); the membrane
+    potential at the start of every ``record_stride``-th step (counted from step 0)
+    goes to the rows of ``v_record`` (stride 0 records nothing).
 
     Order of one step (Brian2's schedule): integrate and threshold every block, each
-    staging what its spikes will push (:func:`_stage_spikes`); queue the spikes in
-    neuron order (:func:`_queue_spikes`); then every block takes delivery of what
-    arrives now, STDP, background input and its resets (:func:`_end_step`).
+    queueing its spikes (:func:`_begin_step`, :func:`_push_spikes`); then every block
+    takes delivery of what arrives now, STDP, background input and its resets
+    (:func:`_end_step`).
 
-    The first eight arguments are scratch from :func:`workspace` (a fresh set per call).
+    The first five arguments are scratch from :func:`workspace` (a fresh set per call).
     """
     n_blocks = bounds.shape[0] - 1
     n_slots = queue_group.shape[0]
     n_spikes = 0
     step = np.int32(first_step)  # int32 like last_spike
-    slot = 0
     have_drive = False
     # iteration s finishes step s and begins step s + 1 (s = -1 only begins the first):
-    # one call of each step helper, so that inlining them does not copy them
+    # one call of each step helper, so that inlining them does not copy them. One
+    # buffer of spikes and drive (0) is enough here: a block's spikes of step s are
+    # recorded before, and reset by itself before it lists those of step s + 1.
     for s in range(-1, n_steps):
         following = np.int32(first_step + s + 1)
         more = s + 1 < n_steps
         if s >= 0:
             step = np.int32(first_step + s)
-            n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
-                                     source_group_ptr, stage_group, stage_slot, stage_scale,
-                                     stage_count, queue_group, queue_scale, queue_len,
-                                     spike_step, spike_neuron)
-            slot = step % n_slots
+            n_spikes = _record_spikes(step, 0, n_spikes, bounds, block_spikes,
+                                      block_counts, spike_step, spike_neuron)
         if more:
             have_drive = _stimulation_drive(stim[s + 1], stim_ptr, stim_neuron, stim_gain,
-                                            drive, have_drive)
+                                            drive, 0, have_drive)
         row = _record_row(following, first_step, record_stride)
         # finish this step and begin the next, block by block
         for b in range(n_blocks):
             if s >= 0:
-                _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                          refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
-                          block_counts, group_excitatory, queue_group, queue_scale,
-                          queue_len, group_ranges, group_weight, group_weight_uniform,
+                # the slot of step - 1 is delivered: empty this block's region of it
+                queue_len[b, (step + n_slots - 1) % n_slots] = 0
+                _end_step(b, step, step % n_slots, dt, bounds, v, syn_e, syn_i, adapt,
+                          last_spike, refractory_steps, rings, ring_vs, prm_blocks,
+                          block_spikes, block_counts, 0, group_excitatory,
+                          queue_group, queue_scale, queue_len, queue_start, merge_position,
+                          group_ranges, group_delay, group_weight, group_weight_uniform,
                           targets, weights, plastic, post_ptr, post_synapse, stdp_on,
                           stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
                           stdp_pre_time, stdp_post_time, stdp_pre_increment,
@@ -636,23 +719,24 @@ def run_chunk(
             if more:
                 _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
                             syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
-                            prm_blocks, uniform, drive, have_drive, decay_e, decay_i,
-                            reversal_e, reversal_i, spiked, block_spikes, block_counts,
-                            v_record)
-                _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on,
-                              stp_resource, stp_last, stp_use, stp_recovery_time,
-                              source_group_ptr, group_delay, n_slots, stage_group,
-                              stage_slot, stage_scale, stage_count)
-        if s >= 0:
-            queue_len[slot] = 0
-    # leave the state exact: frozen potentials back in place
+                            prm_blocks, uniform, drive, 0, have_drive, decay_e,
+                            decay_i, reversal_e, reversal_i, spiked, block_spikes,
+                            block_counts, v_record)
+                _push_spikes(b, 0, following, dt, bounds, block_spikes, block_counts,
+                             stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
+                             source_group_ptr, group_delay, queue_group, queue_scale,
+                             queue_len, queue_start)
+    # leave the state exact: the last slot emptied, frozen potentials back in place
     for b in range(n_blocks):
+        if n_steps > 0:
+            queue_len[b, step % n_slots] = 0
         m = bounds[b + 1] - bounds[b]
         restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
     return n_spikes
 
 
-# shared scalars of a threaded run, in ``sync`` after the barrier's own (own cache line)
+# shared scalars of a threaded run, in ``sync`` after the barrier's own (own cache line):
+# whether each of the two drive buffers carries current, and the number of spikes
 SYNC_HAVE_DRIVE = SYNC_SIZE
 SYNC_SPIKES = SYNC_SIZE + 8
 
@@ -665,10 +749,7 @@ def _block_steps(
     spiked,
     block_spikes,
     block_counts,
-    stage_group,
-    stage_slot,
-    stage_scale,
-    stage_count,
+    merge_position,
     n_steps,
     first_step,
     dt,
@@ -687,9 +768,12 @@ def _block_steps(
     stdp_pre_last,
     stdp_post_trace,
     stdp_post_last,
+    # spike queue: a ring of slots (one per step of delay, and one more), each with a
+    # region per block of source neurons (see _push_spikes and _next_run)
     queue_group,
     queue_scale,
     queue_len,
+    queue_start,
     # neurons in blocks: per-block parameters and refractory rings
     bounds,
     prm_blocks,
@@ -741,9 +825,16 @@ def _block_steps(
     record_stride,
 ):
     """Block ``b``'s part of :func:`run_chunk_threads`: every step of its own neurons,
-    meeting the other blocks at a barrier twice a step. Block 0 also does the step's
-    serial part (copying the staged spikes into the queue, the stimulation drive)
-    between the barriers."""
+    meeting the other blocks at a barrier once a step.
+
+    Each block queues its own spikes (its own region of the queue), and the queue has a
+    slot more than the longest delay, so the spikes of step s + 1 can be queued while
+    other blocks still take delivery of step s: one barrier a step, after every block
+    has integrated and queued. The spike lists and the stimulation drive have two
+    buffers (step parity), so what is read after a barrier is not overwritten before
+    the next. Block 0 also does the step's serial part (recording the spikes, the drive
+    two steps ahead) while the others go on.
+    """
     n_blocks = bounds.shape[0] - 1
     if not join(sync, n_blocks):
         return  # not every block has a thread: sync[STATE] tells the caller
@@ -752,76 +843,81 @@ def _block_steps(
     generation = 0
     n_spikes = 0
     step = np.int32(first_step)
+    if leader and n_steps > 0:
+        sync[SYNC_HAVE_DRIVE] = _stimulation_drive(stim[0], stim_ptr, stim_neuron, stim_gain,
+                                                    drive, 0, False)
+    # the first drive is set
+    generation = barrier(sync, n_blocks, generation)
     # iteration s finishes step s and begins step s + 1 (s = -1 only begins the first),
     # as in run_chunk
     for s in range(-1, n_steps):
         following = np.int32(first_step + s + 1)
         more = s + 1 < n_steps
+        buf = (s + 1) & 1
         if s >= 0:
             step = np.int32(first_step + s)
-            # every block has integrated `step` (and delivered `step - 1`)
+            # every block has integrated and queued step s, and delivered step s - 1
             generation = barrier(sync, n_blocks, generation)
+            queue_len[b, (step + n_slots - 1) % n_slots] = 0
             if leader:
-                queue_len[(step - 1) % n_slots] = 0
-                n_spikes = _queue_spikes(step, n_spikes, bounds, block_spikes, block_counts,
-                                         source_group_ptr, stage_group, stage_slot,
-                                         stage_scale, stage_count, queue_group, queue_scale,
-                                         queue_len, spike_step, spike_neuron)
-                if more:
-                    sync[SYNC_HAVE_DRIVE] = _stimulation_drive(
-                        stim[s + 1], stim_ptr, stim_neuron, stim_gain, drive,
-                        sync[SYNC_HAVE_DRIVE] != 0)
-            # the spikes are queued and the next drive is set
-            generation = barrier(sync, n_blocks, generation)
+                n_spikes = _record_spikes(step, s & 1, n_spikes, bounds, block_spikes,
+                                          block_counts, spike_step, spike_neuron)
             _end_step(b, step, step % n_slots, dt, bounds, v, syn_e, syn_i, adapt,
-                      last_spike, refractory_steps, rings, ring_vs, prm_blocks, block_spikes,
-                      block_counts, group_excitatory, queue_group, queue_scale, queue_len,
-                      group_ranges, group_weight, group_weight_uniform, targets, weights,
-                      plastic, post_ptr, post_synapse, stdp_on, stdp_pre_trace,
+                      last_spike, refractory_steps, rings, ring_vs, prm_blocks,
+                      block_spikes, block_counts, s & 1, group_excitatory,
+                      queue_group, queue_scale, queue_len, queue_start, merge_position,
+                      group_ranges, group_delay, group_weight, group_weight_uniform,
+                      targets, weights, plastic, post_ptr, post_synapse, stdp_on, stdp_pre_trace,
                       stdp_pre_last, stdp_post_trace, stdp_post_last, stdp_pre_time,
                       stdp_post_time, stdp_pre_increment, stdp_post_increment,
                       stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key)
-        elif more:
-            if leader:
-                sync[SYNC_HAVE_DRIVE] = _stimulation_drive(stim[0], stim_ptr, stim_neuron,
-                                                            stim_gain, drive, False)
-            # the first drive is set
-            generation = barrier(sync, n_blocks, generation)
+        if leader and s + 2 < n_steps:
+            # the drive of step s + 2, into the buffer last read for step s (before the
+            # barrier above) and next read after the coming one
+            ahead = (s + 2) & 1
+            sync[SYNC_HAVE_DRIVE + ahead] = _stimulation_drive(
+                stim[s + 2], stim_ptr, stim_neuron, stim_gain, drive, ahead,
+                sync[SYNC_HAVE_DRIVE + ahead] != 0)
         if more:
-            _begin_step(b, following, _record_row(following, first_step, record_stride),
-                        model, synapse_model, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
-                        refractory_steps, rings, ring_vs, prm_blocks, uniform, drive,
-                        sync[SYNC_HAVE_DRIVE] != 0, decay_e, decay_i, reversal_e,
-                        reversal_i, spiked, block_spikes, block_counts, v_record)
-            _stage_spikes(b, following, dt, bounds, block_spikes, block_counts, stp_on,
-                          stp_resource, stp_last, stp_use, stp_recovery_time,
-                          source_group_ptr, group_delay, n_slots, stage_group,
-                          stage_slot, stage_scale, stage_count)
+            row = _record_row(following, first_step, record_stride)
+            _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
+                        syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
+                        prm_blocks, uniform, drive, buf, sync[SYNC_HAVE_DRIVE + buf] != 0,
+                        decay_e, decay_i, reversal_e, reversal_i, spiked,
+                        block_spikes, block_counts, v_record)
+            _push_spikes(b, buf, following, dt, bounds, block_spikes, block_counts,
+                         stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
+                         source_group_ptr, group_delay, queue_group, queue_scale, queue_len,
+                         queue_start)
+    # every block has delivered the last step
     generation = barrier(sync, n_blocks, generation)
+    if n_steps > 0:
+        queue_len[b, step % n_slots] = 0
     if leader:
-        if n_steps > 0:
-            queue_len[step % n_slots] = 0
         sync[SYNC_SPIKES] = n_spikes
     m = bounds[b + 1] - bounds[b]
     restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
 
 
-def workspace(v, n_blocks, largest_block, n_groups):
+def workspace(v, n_blocks, largest_block):
     """The scratch arrays of :func:`run_chunk` and :func:`run_chunk_threads`, allocated
-    by the caller, a fresh set per call: drive, spiked, block_spikes, block_counts and
-    the staging area of :func:`_stage_spikes` (stage_group, stage_slot, stage_scale,
-    stage_count). A threaded call also takes a zeroed ``sync`` (:func:`new_sync`)."""
+    by the caller, a fresh set per call: drive (two buffers of at least n, A), spiked,
+    block_spikes and block_counts (two buffers each) and merge_position. A threaded
+    call also takes a zeroed ``sync`` (:func:`new_sync`)."""
     n = v.shape[0]
-    return (aligned_full(n, 0.0, v.dtype), aligned_full(8 * ((n + 7) // 8), False, np.bool_),
-            np.zeros((n_blocks, largest_block), dtype=np.int64),
-            np.zeros(n_blocks, dtype=np.int64),
-            np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64),
-            np.zeros(n_groups, dtype=v.dtype), np.zeros(n_blocks, dtype=np.int64))
+    per_line = ALIGNMENT // v.dtype.itemsize  # each drive buffer starts on a cache line
+    width = -(-n // per_line) * per_line
+    return (aligned_full(2 * width, 0.0, v.dtype).reshape(2, width),
+            aligned_full(8 * ((n + 7) // 8), False, np.bool_),
+            np.zeros((2, n_blocks, largest_block), dtype=np.int64),
+            np.zeros((2, n_blocks), dtype=np.int64),
+            # each block's merge positions on cache lines of their own
+            aligned_full(n_blocks * 8 * -(-n_blocks // 8), 0, np.int64).reshape(n_blocks, -1))
 
 
 def new_sync():
     """A zeroed ``sync`` for one :func:`run_chunk_threads` call: the barrier's own
-    entries, then SYNC_HAVE_DRIVE and SYNC_SPIKES on a cache line of their own."""
+    entries, then SYNC_HAVE_DRIVE (two) and SYNC_SPIKES on a cache line of their own."""
     return np.zeros(SYNC_SIZE + 16, dtype=np.int64)
 
 
@@ -837,7 +933,7 @@ def run_chunk_threads(sync, drive, spiked, block_spikes, block_counts, *argument
     Numba's parallel lowering does not see writes made inside a called function, and a
     value read back within this function after the region may be stale.)
     """
-    for b in prange(block_counts.shape[0]):  # one per block
+    for b in prange(block_counts.shape[1]):  # one per block
         _block_steps(b, sync, drive, spiked, block_spikes, block_counts, *arguments)
 
 

@@ -36,13 +36,15 @@ _MAX_STEPS = 2**30  # int32 step counters: runs up to 2**30 steps after a reset
 _RESOLUTION = 4.0  # dt must be at most this fraction of the fastest time constant
 _SPIKE_BUFFER = 4_000_000  # spike slots per kernel call: bounds its number of steps
 _BLOCK_ALIGN = 64  # neurons per cache-line-aligned unit of a thread's block
-# a thread needs about this many neurons to earn its barriers (two per step): CUBA in
-# float32, us per step on 1 / 2 threads (fastest of 10 alternating 1 s runs; medians
-# in brackets): 1.65 / 1.82 (1.72 / 2.05) at 3,000 neurons, 2.14 / 2.95 (2.27 / 3.05)
-# at 4,000, 2.72 / 3.03 at 5,000, 3.54 / 3.49 at 6,000, 4.02 / 4.17 at 7,000,
-# 4.22 / 3.87 at 8,000, 5.68 / 6.01 (8.12 / 6.59) at 10,000, 7.41 / 5.45 at 12,000
-# (2 cores; with the step helpers inlined, a thread alone gained more than a thread
-# that waits at barriers)
+# a thread needs about this many neurons to earn its barrier (one per step): CUBA in
+# float32, us per step on 1 / 2 threads, fastest of 10 alternating 1 s runs (medians in
+# brackets), two rounds on 2 cores: 1.65 / 1.99 (1.69 / 2.08) at 3,000 neurons; at
+# 4,000 2.11 / 1.97 (3.20 / 2.52) and 2.06 / 1.70 (2.13 / 1.75); 5,000 2.47 / 1.90
+# (2.66 / 2.88); 6,000 2.97 / 2.17 (3.11 / 3.29) and 3.03 / 2.27 (3.31 / 2.48); 8,000
+# 4.15 / 2.91 (4.34 / 4.40) and 3.94 / 2.82 (4.43 / 3.80); 12,000 5.95 / 3.64
+# (7.05 / 5.44). Two threads win from ~4,000 at their best, but their medians swing
+# with whatever else the two cores run (a thread waits for the slower one every step),
+# so a thread gets 3,500 neurons at least: 4,000 run on one, steadily
 _NEURONS_PER_THREAD = 3_500
 
 
@@ -188,7 +190,7 @@ class SpikingNetwork:
         None: ``numba.get_num_threads()``, but no more than one per 3,500 neurons (so
         one thread below 7,000 neurons, where synchronising the threads every step costs
         what it saves). The threads stay in one parallel region for a whole run and spin
-        at a barrier twice a step, so give each a core of its own. The bits do not
+        at a barrier once a step, so give each a core of its own. The bits do not
         depend on it: each neuron sees the same arithmetic in the same order.
         ``metadata["threads"]`` of a recording says how many threads ran it.
     random_state : int, Generator, SeedSequence or None
@@ -510,10 +512,11 @@ class SpikingNetwork:
         self._source_group_ptr = np.searchsorted(group_src, np.arange(n + 1)).astype(np.int64)
         groups_per_source = np.diff(self._source_group_ptr)
         max_delay = int(delay_steps.max()) if delay_steps.size else 0
-        self._n_slots = max_delay + 1
-        # a slot receives at most one group per source and distinct delay
-        n_delays = np.unique(self._group_delay).size if self._group_delay.size else 1
-        self._queue_capacity = max(1, int(min(groups_per_source.sum(), n * n_delays)))
+        # the spike queue: a slot per step of delay and one more (so the spikes of the
+        # next step can be queued while this step's arrivals are delivered); a slot
+        # receives each group at most once
+        self._n_slots = max_delay + 2
+        self._queue_capacity = max(1, int(groups_per_source.sum()))
         # incoming plastic synapses per target (for STDP potentiation at post spikes)
         plastic_ids = np.flatnonzero(plastic)
         by_target = plastic_ids[np.argsort(target[plastic_ids], kind="stable")]
@@ -594,9 +597,29 @@ class SpikingNetwork:
         self._stdp_post_last = np.zeros(n, dtype=np.int64)
         self._queue_group = np.zeros((self._n_slots, self._queue_capacity), dtype=np.int64)
         self._queue_scale = np.ones((self._n_slots, self._queue_capacity), self._dtype)
-        self._queue_len = np.zeros(self._n_slots, dtype=np.int64)
+        self._queue_start = np.zeros(1, dtype=np.int64)  # one region: all sources
+        self._queue_len = self._queue_lengths(1)
         self._background_key = np.uint64(streams["background"].integers(2**63))
         self._noise_rng = streams["noise"]
+
+    def _queue_lengths(self, n_regions):
+        """Zeroed queue lengths (n_regions, slots): each region's row on cache lines of
+        its own (every block writes its own row every step)."""
+        width = 8 * -(-self._n_slots // 8)
+        return aligned_full(n_regions * width, 0, np.int64).reshape(n_regions, width)
+
+    def _lay_out_queue(self, bounds):
+        """Give the spike queue one region per block of ``bounds`` (the pending spikes
+        kept, in their order) unless it has them already."""
+        start = self._source_group_ptr[bounds[:-1]]
+        if np.array_equal(start, self._queue_start):
+            return
+        group, scale, length = K.regroup_queue(self._queue_group, self._queue_scale,
+                                               self._queue_len, self._queue_start, start,
+                                               self._group_delay)
+        self._queue_len = self._queue_lengths(start.size)
+        self._queue_len[:] = length
+        self._queue_group, self._queue_scale, self._queue_start = group, scale, start
 
     @property
     def state(self) -> NetworkState:
@@ -955,7 +978,7 @@ class SpikingNetwork:
         bounds, prm_blocks, group_ranges = self._blocks()
         n_blocks = bounds.size - 1
         largest = int(np.diff(bounds).max())
-        n_groups = int(self._source_group_ptr[-1])
+        self._lay_out_queue(bounds)
         rings = np.zeros((n_blocks, largest + 2), dtype=np.int64)
         ring_vs = np.zeros((n_blocks, largest), self._dtype)
         for b in range(n_blocks):
@@ -978,7 +1001,7 @@ class SpikingNetwork:
                 st.adaptation, st.last_spike_step, st.depression_resource, self._stp_last,
                 self._weights, self._stdp_pre_trace, self._stdp_pre_last,
                 self._stdp_post_trace, self._stdp_post_last,
-                self._queue_group, self._queue_scale, self._queue_len,
+                self._queue_group, self._queue_scale, self._queue_len, self._queue_start,
                 bounds, prm_blocks, self._uniform, self._refractory_steps, rings, ring_vs,
                 self._group_excitatory,
                 self._decay_e, self._decay_i,
@@ -995,7 +1018,7 @@ class SpikingNetwork:
                 np.ascontiguousarray(stim[done:done + m]), stim_ptr, stim_neuron,
                 stim_gain, spike_step, spike_neuron, v_record, stride,
             )
-            scratch = K.workspace(st.membrane_potential, n_blocks, largest, n_groups)
+            scratch = K.workspace(st.membrane_potential, n_blocks, largest)
             if threaded:
                 sync = K.new_sync()
                 K.run_chunk_threads(sync, *scratch, *arguments)

@@ -43,5 +43,11 @@ def test_the_spiking_state_and_scratch_the_step_loop_streams_are_aligned():
     prm_blocks = net._blocks()[1]
     assert all(prm_blocks[b, row].ctypes.data % ALIGNMENT == 0
                for b in range(prm_blocks.shape[0]) for row in range(K.N_ROWS))
-    drive, spiked = K.workspace(net._state.membrane_potential, 1, 1000, 1)[:2]
-    assert drive.ctypes.data % ALIGNMENT == 0 and spiked.ctypes.data % ALIGNMENT == 0
+    drive, spiked, _, _, merge_position = K.workspace(net._state.membrane_potential, 3, 400)
+    # the two drive buffers (step parity), and what each block writes every step on
+    # cache lines of its own: its merge positions and its row of queue lengths
+    assert drive.shape[0] == 2 and drive.shape[1] >= 1000
+    assert all(row.ctypes.data % ALIGNMENT == 0 for row in (*drive, spiked, *merge_position))
+    net._lay_out_queue(np.array([0, 320, 640, 1000]))
+    assert net._queue_len.shape[0] == 3
+    assert all(row.ctypes.data % ALIGNMENT == 0 for row in net._queue_len)

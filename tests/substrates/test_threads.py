@@ -131,7 +131,7 @@ def test_a_spiking_run_falls_back_to_one_thread_and_loses_nothing(monkeypatch):
 
 def test_default_threads_give_each_thread_enough_neurons(monkeypatch):
     # Numba's thread count, but at most one thread per 3,500 neurons (a thread must
-    # earn its two barriers a step); an explicit count is kept (blocks of 64 neurons).
+    # earn its barrier every step); an explicit count is kept (blocks of 64 neurons).
     import substrates.spiking._network as network_module
     from substrates.spiking import ConnectivityParameters, SpikingNetwork
 
