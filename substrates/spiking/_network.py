@@ -614,6 +614,10 @@ class SpikingNetwork:
         start = self._source_group_ptr[bounds[:-1]]
         if np.array_equal(start, self._queue_start):
             return
+        if not self._queue_len.any():  # nothing in flight (a fresh network): no kernel
+            self._queue_len = self._queue_lengths(start.size)
+            self._queue_start = start
+            return
         group, scale, length = K.regroup_queue(self._queue_group, self._queue_scale,
                                                self._queue_len, self._queue_start, start,
                                                self._group_delay)
