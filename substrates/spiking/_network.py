@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 from fractions import Fraction
 from typing import NamedTuple
@@ -110,6 +111,17 @@ def _spike_waveform(sampling_rate):
     return waveform, int(np.argmin(waveform))
 
 
+_NUMBA_SET_UP = "jewelhead-numba-set-up"  # the name of the thread doing it
+
+
+def _finish_numba_set_up():
+    """Wait for the background set-up (before a fork: the child would inherit Numba's
+    compiler lock held by a thread it does not have, and wait for it forever)."""
+    for thread in threading.enumerate():
+        if thread.name == _NUMBA_SET_UP and thread is not threading.current_thread():
+            thread.join()
+
+
 def _set_up_numba_in_background():
     """Start Numba's one-time set-up in a background thread, if no kernel ran yet.
 
@@ -117,12 +129,12 @@ def _set_up_numba_in_background():
     ~0.4 s for Numba to fill its typing and lowering registries (and, inside that, to
     import scipy.linalg while looking for BLAS). That is Python work, and drawing a
     large network's wiring is mostly numpy work that lets go of the GIL, so the two can
-    overlap: measured at 32,000 neurons, wiring plus first call 0.59-0.64 s one after
-    the other, 0.42-0.60 s overlapped. Nothing here changes a result; a failure shows
-    again, in the caller's thread, when the kernels are called.
+    overlap (see the commit that added this for the measurements). Nothing here changes
+    a result; a failure shows again, in the caller's thread, when the kernels are
+    called. A fork waits for the set-up to finish (:func:`_finish_numba_set_up`).
     """
-    if K._record_row.signatures:  # a kernel has run: Numba is set up
-        return
+    if K._record_row.signatures or any(t.name == _NUMBA_SET_UP for t in threading.enumerate()):
+        return  # a kernel has run (Numba is set up), or the set-up is under way
 
     def set_up():
         try:
@@ -130,7 +142,9 @@ def _set_up_numba_in_background():
         except Exception:  # noqa: BLE001 - raised again where it matters
             pass
 
-    threading.Thread(target=set_up, name="jewelhead-numba-setup", daemon=True).start()
+    if hasattr(os, "register_at_fork"):  # POSIX
+        os.register_at_fork(before=_finish_numba_set_up)
+    threading.Thread(target=set_up, name=_NUMBA_SET_UP, daemon=True).start()
 
 
 def _random_pairs(rng, n, n_candidates, probability):

@@ -1,6 +1,10 @@
 """Physics and behaviour of the spiking substrate (analytic answers, invariants, errors)."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -367,6 +371,39 @@ def test_threads_do_not_change_the_bits(neuron):
         for a, b in zip(other_state, state):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(other_weight, weight)
+
+
+_FORK_RIGHT_AFTER_BUILDING = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from tests.substrates.spiking_networks import noisy_network
+net = noisy_network(300)  # building it starts Numba's set-up in a background thread
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(read)
+    with os.fdopen(write, "wb") as out:
+        out.write(net.spikes(0.1)[1].tobytes())
+    os._exit(0)
+os.close(write)
+with os.fdopen(read, "rb") as incoming:
+    received = incoming.read()
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0
+expected = net.spikes(0.1)[1].tobytes()  # the same network from the same state
+assert received == expected and len(expected) > 0, (len(received), len(expected))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_fork_right_after_building_a_network_can_still_simulate():
+    # Building a network sets Numba up in a background thread, under Numba's compiler
+    # lock; a child forked meanwhile would inherit the lock held by a thread it does
+    # not have and wait forever at its first kernel (it did, before the fork hook).
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _FORK_RIGHT_AFTER_BUILDING, str(root)],
+                          timeout=240, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_changing_threads_between_runs_keeps_the_queued_spikes():
