@@ -3,7 +3,8 @@
 Both simulators run the same network (same wiring, same initial state, ~80 inputs per
 neuron, 10 s of biological time by default), each in its own fresh process so that the
 whole-process time counts imports, building, compilation (Brian2) or cache loading
-(jewelhead). Brian2 gets its fastest CPU mode: C++ standalone with its default
+(jewelhead). Both build the network with jewelhead; only jewelhead's process starts
+Numba's set-up in the background meanwhile (SpikingNetwork does, for its own kernels). Brian2 gets its fastest CPU mode: C++ standalone with its default
 optimisation flags (-O3 -ffast-math -march=native), run both single-threaded and with
 ``--threads`` OpenMP threads, and the faster of the two counts (its OpenMP build is not
 always faster). jewelhead gets ``--threads`` Numba threads (NUMBA_NUM_THREADS), which
@@ -42,6 +43,13 @@ def _child(args):
     """One simulator in this (fresh) process; prints a JSON line."""
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
+    if args.simulator == "brian2":
+        # building a SpikingNetwork sets Numba up in a background thread for our
+        # kernels (~0.45 s of Python work); Brian2's process never calls them, so it
+        # must not pay for that
+        import substrates.spiking._network as network
+
+        network._set_up_numba_in_background = lambda: None
     from tests.substrates.spiking_networks import cuba_network
 
     net = cuba_network(args.n, random_state=args.seed, precision=args.precision)
