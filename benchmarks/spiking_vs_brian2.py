@@ -4,8 +4,9 @@ Both simulators run the same network (same wiring, same initial state, ~80 input
 neuron, 10 s of biological time by default), each in its own fresh process so that the
 whole-process time counts imports, building, compilation (Brian2) or cache loading
 (jewelhead). Both build the network with jewelhead; only jewelhead's process starts
-Numba's set-up in the background meanwhile (SpikingNetwork does, for its own kernels). Brian2 gets its fastest CPU mode: C++ standalone with its default
-optimisation flags (-O3 -ffast-math -march=native), run both single-threaded and with
+Numba's set-up in the background meanwhile (SpikingNetwork does, for its own kernels).
+Brian2 gets its fastest CPU mode: C++ standalone with its default optimisation flags
+(-O3 -ffast-math -march=native), run both single-threaded and with
 ``--threads`` OpenMP threads, and the faster of the two counts (its OpenMP build is not
 always faster). jewelhead gets ``--threads`` Numba threads (NUMBA_NUM_THREADS), which
 it uses from 7,000 neurons up (one per 3,500). jewelhead runs in float32 by default

@@ -9,7 +9,7 @@ checks the alignment, benchmarks/spiking_vs_brian2.py the speed).
 
 import numpy as np
 
-__all__ = ["ALIGNMENT", "aligned_empty", "aligned_full", "aligned_copy"]
+__all__ = ["ALIGNMENT", "aligned_empty", "aligned_full", "aligned_copy", "aligned_rows"]
 
 ALIGNMENT = 64  # bytes: a cache line
 
@@ -39,3 +39,16 @@ def aligned_copy(values, dtype):
     out = aligned_empty(values.size, dtype)
     out[:] = values.reshape(-1)
     return out
+
+
+def aligned_rows(n_rows, length, value, dtype):
+    """A 2-d array of ``n_rows`` rows of at least ``length`` elements, filled with
+    ``value``, every row starting on a cache line: rows are rounded up to whole lines
+    (so no two rows share one, which threads writing their own row rely on). Shape
+    ``(n_rows, width)``, ``width >= length`` a multiple of ``ALIGNMENT // itemsize``."""
+    dtype = np.dtype(dtype)
+    if n_rows < 0 or length < 0:
+        raise ValueError(f"n_rows and length must be >= 0, got {n_rows} and {length}")
+    per_line = ALIGNMENT // dtype.itemsize
+    width = -(-length // per_line) * per_line
+    return aligned_full(n_rows * width, value, dtype).reshape(n_rows, width)

@@ -14,7 +14,7 @@ Units are SI throughout: V, A, S, F, s.
 import numpy as np
 from numba import njit, prange
 
-from substrates._aligned import ALIGNMENT, aligned_full
+from substrates._aligned import aligned_full, aligned_rows
 from substrates._counter_rng import uniform01
 from substrates._numba import JIT, JIT_INLINE, JIT_LEAF, JIT_PARALLEL
 from substrates._prefetch import prefetch
@@ -529,8 +529,7 @@ def _push_spikes(b, buf, step, dt, bounds, block_spikes, block_counts, stp_on, s
 def _record_spikes(step, buf, n_spikes, bounds, block_spikes, block_counts, spike_step,
                    spike_neuron):
     """Append every block's spikes of ``step`` (spike buffer ``buf``) to the output, in
-    neuron order; returns
-    the new number of recorded spikes."""
+    neuron order; returns the new number of recorded spikes."""
     for b in range(bounds.shape[0] - 1):
         lo = bounds[b]
         for c in range(block_counts[buf, b]):
@@ -905,14 +904,12 @@ def workspace(v, n_blocks, largest_block):
     block_spikes and block_counts (two buffers each) and merge_position. A threaded
     call also takes a zeroed ``sync`` (:func:`new_sync`)."""
     n = v.shape[0]
-    per_line = ALIGNMENT // v.dtype.itemsize  # each drive buffer starts on a cache line
-    width = -(-n // per_line) * per_line
-    return (aligned_full(2 * width, 0.0, v.dtype).reshape(2, width),
+    return (aligned_rows(2, n, 0.0, v.dtype),  # each drive buffer on cache lines
             aligned_full(8 * ((n + 7) // 8), False, np.bool_),
             np.zeros((2, n_blocks, largest_block), dtype=np.int64),
             np.zeros((2, n_blocks), dtype=np.int64),
             # each block's merge positions on cache lines of their own
-            aligned_full(n_blocks * 8 * -(-n_blocks // 8), 0, np.int64).reshape(n_blocks, -1))
+            aligned_rows(n_blocks, n_blocks, 0, np.int64))
 
 
 def new_sync():

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from substrates._aligned import ALIGNMENT, aligned_copy, aligned_full
+from substrates._aligned import aligned_copy, aligned_full, aligned_rows
 from substrates._electrodes import ElectrodeArray
 from substrates._protocol import run_duration, steps_per_sample, stimulus_on_grid
 from substrates._random import check_random_state, child_generators
@@ -644,8 +644,7 @@ class SpikingNetwork:
     def _queue_lengths(self, n_regions):
         """Zeroed queue lengths (n_regions, slots): each region's row on cache lines of
         its own (every block writes its own row every step)."""
-        width = 8 * -(-self._n_slots // 8)
-        return aligned_full(n_regions * width, 0, np.int64).reshape(n_regions, width)
+        return aligned_rows(n_regions, self._n_slots, 0, np.int64)
 
     def _lay_out_queue(self, bounds):
         """Give the spike queue one region per block of ``bounds`` (the pending spikes
@@ -653,16 +652,12 @@ class SpikingNetwork:
         start = self._source_group_ptr[bounds[:-1]]
         if np.array_equal(start, self._queue_start):
             return
-        if not self._queue_len.any():  # nothing in flight (a fresh network): no kernel
-            self._queue_len = self._queue_lengths(start.size)
-            self._queue_start = start
-            return
-        group, scale, length = K.regroup_queue(self._queue_group, self._queue_scale,
-                                               self._queue_len, self._queue_start, start,
-                                               self._group_delay)
-        self._queue_len = self._queue_lengths(start.size)
-        self._queue_len[:] = length
-        self._queue_group, self._queue_scale, self._queue_start = group, scale, start
+        length = self._queue_lengths(start.size)
+        if self._queue_len.any():  # spikes in flight (a fresh network has none)
+            self._queue_group, self._queue_scale, length[:] = K.regroup_queue(
+                self._queue_group, self._queue_scale, self._queue_len, self._queue_start,
+                start, self._group_delay)
+        self._queue_len, self._queue_start = length, start
 
     @property
     def state(self) -> NetworkState:
@@ -957,10 +952,8 @@ class SpikingNetwork:
         group_start = self._group_start
         # every block's parameter rows start on a cache line (rows of whole lines)
         sizes = np.diff(bounds)
-        per_line = ALIGNMENT // self._dtype.itemsize
-        width = -(-int(sizes.max()) // per_line) * per_line
-        prm_blocks = aligned_full(n_blocks * K.N_ROWS * width, 0.0, self._dtype).reshape(
-            n_blocks, K.N_ROWS, width)
+        prm_blocks = aligned_rows(n_blocks * K.N_ROWS, int(sizes.max()), 0.0,
+                                  self._dtype).reshape(n_blocks, K.N_ROWS, -1)
         for b in range(n_blocks):
             prm_blocks[b, :, :sizes[b]] = self._prm[:, bounds[b]:bounds[b + 1]]
         if n_blocks == 1:

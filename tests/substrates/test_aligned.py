@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from substrates._aligned import ALIGNMENT, aligned_copy, aligned_empty, aligned_full
+from substrates._aligned import (
+    ALIGNMENT,
+    aligned_copy,
+    aligned_empty,
+    aligned_full,
+    aligned_rows,
+)
 from substrates.spiking import _kernels as K
 from tests.substrates.spiking_networks import cuba_network
 
@@ -19,9 +25,24 @@ def test_aligned_arrays_start_on_a_cache_line_and_hold_their_values(n, dtype):
     np.testing.assert_array_equal(aligned_copy(values, dtype), values.astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("n_rows, length", [(1, 1), (2, 1000), (3, 16), (5, 17)])
+def test_aligned_rows_each_start_on_a_cache_line_of_their_own(n_rows, length, dtype):
+    rows = aligned_rows(n_rows, length, 7, dtype)
+    itemsize = np.dtype(dtype).itemsize
+    assert rows.shape[0] == n_rows and rows.dtype == dtype and rows.flags.c_contiguous
+    # whole lines per row, no more than one line of padding
+    assert rows.shape[1] * itemsize % ALIGNMENT == 0
+    assert length <= rows.shape[1] < length + ALIGNMENT // itemsize
+    assert all(row.ctypes.data % ALIGNMENT == 0 for row in rows)
+    np.testing.assert_array_equal(rows, 7)
+
+
 def test_a_negative_length_is_refused():
     with pytest.raises(ValueError, match="n must be >= 0"):
         aligned_empty(-1, np.float32)
+    with pytest.raises(ValueError, match="n_rows and length must be >= 0"):
+        aligned_rows(2, -1, 0.0, np.float32)
 
 
 def test_the_spiking_state_and_scratch_the_step_loop_streams_are_aligned():
