@@ -4,16 +4,22 @@ Event-driven spike delivery reads a few scattered records per spike (the delay g
 synapse range, weight and sign, then its first targets). Each is a cache miss, and
 inside a long delivery loop the processor cannot run ahead to the next group's misses,
 so they are paid one after another. Asking for all of a step's records first lets the
-misses overlap. ``prefetch`` is LLVM's ``llvm.prefetch`` intrinsic (a read, kept in every
+misses overlap. The same holds within a group: its targets span several cache lines,
+and asking for every line at once (``prefetch_range``) rather than the first alone made
+the 32,000-neuron CUBA step ~18 % faster on one thread (benchmarks/spiking_ab.py). ``prefetch`` is LLVM's ``llvm.prefetch`` intrinsic (a read, kept in every
 cache level): a hint only, it never faults and changes no result. An index out of
 range is not checked (the hint is then simply wasted), so callers pass valid indices.
 """
 
 from llvmlite import ir
+from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["element_pointer", "prefetch"]
+from substrates._aligned import ALIGNMENT
+from substrates._numba import JIT_INLINE
+
+__all__ = ["element_pointer", "prefetch", "prefetch_range"]
 
 
 def element_pointer(context, builder, array_type, index_type, array, index):
@@ -42,3 +48,18 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+@njit(**JIT_INLINE)
+def prefetch_range(array, start, stop):
+    """Hint that ``array[start:stop]`` (a 1-d array) will be read soon: one
+    :func:`prefetch` per cache line it spans, nothing for an empty range.
+
+    The hinted indices are ``ALIGNMENT`` bytes apart from ``start``, then ``stop - 1``,
+    so every line from ``array[start]``'s to ``array[stop - 1]``'s gets one, however the
+    range sits on the lines. Indices must lie in ``[0, len(array)]`` as for slicing.
+    """
+    if stop > start:
+        for k in range(start, stop, max(1, ALIGNMENT // array.itemsize)):
+            prefetch(array, k)
+        prefetch(array, stop - 1)

@@ -17,7 +17,7 @@ from numba import njit, prange
 from substrates._aligned import aligned_full, aligned_rows
 from substrates._counter_rng import uniform01
 from substrates._numba import JIT, JIT_INLINE, JIT_LEAF, JIT_PARALLEL
-from substrates._prefetch import prefetch
+from substrates._prefetch import prefetch, prefetch_range
 from substrates._threads import SYNC_SIZE, barrier, join
 
 # neuron models
@@ -381,8 +381,9 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
     m = hi - lo
     n = v.shape[0]
     n_regions = queue_start.shape[0]
-    # ask for every arriving group's record, then its first synapses, before delivering
-    # (scattered cache misses that would otherwise be paid one group at a time)
+    # ask for every arriving group's record, then all its synapses onto this block,
+    # before delivering (scattered cache misses that would otherwise be paid one group,
+    # and within a group one cache line, at a time)
     for r in range(n_regions):
         base = queue_start[r]
         for q in range(queue_len[r, slot]):
@@ -395,10 +396,10 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
     for r in range(n_regions):
         base = queue_start[r]
         for q in range(queue_len[r, slot]):
-            start = group_ranges[queue_group[slot, base + q], b]
-            prefetch(targets, start)
+            g = queue_group[slot, base + q]
+            prefetch_range(targets, group_ranges[g, b], group_ranges[g, b + 1])
             if not group_weight_uniform:
-                prefetch(weights, start)
+                prefetch_range(weights, group_ranges[g, b], group_ranges[g, b + 1])
         merge_position[b, r] = 0
     # deliver what arrives now, one synapse at a time, in order of emission, source and
     # synapse index (the order Brian2's SpikeQueue uses)

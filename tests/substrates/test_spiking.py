@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from substrates import ElectrodeArray, Stimulus
-from substrates._prefetch import prefetch
+from substrates._prefetch import prefetch, prefetch_range
 from substrates.spiking import (
     AdExParameters,
     BackgroundParameters,
@@ -498,3 +498,23 @@ def test_prefetch_is_only_a_hint():
         assert summed(a, index) == 3 + 999 + 0 + 512
     with pytest.raises(Exception, match="prefetch"):
         summed(np.zeros((3, 3)), np.array([0]))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.float32, np.float64])
+def test_prefetch_range_is_only_a_hint_for_any_range(dtype):
+    from numba import njit
+
+    @njit
+    def summed(a, start, stop):
+        prefetch_range(a, start, stop)
+        total = 0.0
+        for k in range(start, stop):
+            total += a[k]
+        return total
+
+    a = np.arange(100, dtype=dtype)
+    # empty, reversed, one element, the ends, ranges that straddle cache lines
+    for start, stop in [(0, 0), (5, 3), (0, 1), (99, 100), (0, 100), (15, 17), (7, 71)]:
+        assert summed(a, start, stop) == float(a[start:stop].sum())
+    with pytest.raises(Exception, match="prefetch"):
+        summed(np.zeros((3, 3)), 0, 1)
