@@ -11,6 +11,8 @@ background Poisson input) -> reset.
 Units are SI throughout: V, A, S, F, s.
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -63,8 +65,17 @@ def binomial_inverse(u, n, p0, ratio):
     return k
 
 
+@njit(**JIT_INLINE)
+def _value(stored, scale):
+    """A synaptic variable's value from what is stored: ``stored * scale``, or
+    ``stored`` itself where nothing is kept scaled (scale None: the branch is pruned
+    at compile time, so no multiplication by 1 is left in the loop)."""
+    return stored if scale is None else stored * scale
+
+
 @njit(**JIT_LEAF)
-def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked):
+def _lif_current(v, syn_e, syn_i, prm, scale_e, scale_i, epoch_decay, drive, use_drive,
+                 uniform, spiked):
     """Current-based LIF: the exact propagator for drive held constant over the step.
 
     Written term for term as Brian2's 'exact' integrator emits it, so that the
@@ -72,6 +83,9 @@ def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, unifo
     leaves every rounding unchanged. Branch-free so that the loop vectorises; with
     ``uniform`` (every neuron has the same parameters) the parameters are read once.
     Refractory neurons are updated too and put back afterwards (see update_neurons).
+    The synaptic currents are ``syn_e * scale_e`` and ``syn_i * scale_i``; at the end
+    of an epoch ``epoch_decay`` (see :func:`update_neurons`) multiplies them, else
+    (None) they are only read.
     """
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
@@ -81,14 +95,17 @@ def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, unifo
     res = prm[ROW_RESISTANCE]
     if use_drive:
         for i in range(v.shape[0]):
+            i_e = _value(syn_e[i], scale_e)
+            i_i = _value(syn_i[i], scale_i)
             r_drive = res[i] * drive[i]
             v_new = el[i] + (
-                (((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + r_drive) + decay_m[i] * v[i])
+                (((c_e[i] * i_e + c_i[i] * i_i) + r_drive) + decay_m[i] * v[i])
                 + decay_m[i] * (-el[i] - r_drive)
             )
             v[i] = v_new
-            syn_e[i] *= decay_e
-            syn_i[i] *= decay_i
+            if epoch_decay is not None:  # pruned at compile time when None
+                syn_e[i] = syn_e[i] * epoch_decay[0]
+                syn_i[i] = syn_i[i] * epoch_decay[1]
             spiked[i] = v_new > thr[i]
     elif uniform:
         # the same arithmetic with every parameter shared: scalars in registers
@@ -99,47 +116,54 @@ def _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, unifo
         ci0 = c_i[0]
         rest_term = dm0 * (-el0)
         for i in range(v.shape[0]):
-            v_new = el0 + (((ce0 * syn_e[i] + ci0 * syn_i[i]) + dm0 * v[i]) + rest_term)
+            i_e = _value(syn_e[i], scale_e)
+            i_i = _value(syn_i[i], scale_i)
+            v_new = el0 + (((ce0 * i_e + ci0 * i_i) + dm0 * v[i]) + rest_term)
             v[i] = v_new
-            syn_e[i] *= decay_e
-            syn_i[i] *= decay_i
+            if epoch_decay is not None:  # pruned at compile time when None
+                syn_e[i] = syn_e[i] * epoch_decay[0]
+                syn_i[i] = syn_i[i] * epoch_decay[1]
             spiked[i] = v_new > thr0
     else:
         for i in range(v.shape[0]):
+            i_e = _value(syn_e[i], scale_e)
+            i_i = _value(syn_i[i], scale_i)
             v_new = el[i] + (
-                ((c_e[i] * syn_e[i] + c_i[i] * syn_i[i]) + decay_m[i] * v[i])
+                ((c_e[i] * i_e + c_i[i] * i_i) + decay_m[i] * v[i])
                 + decay_m[i] * (-el[i])
             )
             v[i] = v_new
-            syn_e[i] *= decay_e
-            syn_i[i] *= decay_i
+            if epoch_decay is not None:  # pruned at compile time when None
+                syn_e[i] = syn_e[i] * epoch_decay[0]
+                syn_i[i] = syn_i[i] * epoch_decay[1]
             spiked[i] = v_new > thr[i]
 
 
 @njit(**JIT_LEAF)
-def _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, reversal_i,
-                     drive, spiked):
+def _lif_conductance(dt, v, syn_e, syn_i, prm, scale_e, scale_i, epoch_decay, reversal_e,
+                     reversal_i, drive, spiked):
     """Conductance-based LIF: exponential Euler (exact for conductances frozen over dt)."""
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
     res = prm[ROW_RESISTANCE]
     cap = prm[ROW_CAPACITANCE]
     for i in range(v.shape[0]):
-        ge = syn_e[i]
-        gi = syn_i[i]
+        ge = _value(syn_e[i], scale_e)
+        gi = _value(syn_i[i], scale_i)
         g_leak = 1.0 / res[i]
         g_total = g_leak + ge + gi
         v_inf = (g_leak * el[i] + ge * reversal_e + gi * reversal_i + drive[i]) / g_total
         v_new = v_inf + (v[i] - v_inf) * np.exp(-dt * g_total / cap[i])
         v[i] = v_new
-        syn_e[i] = ge * decay_e
-        syn_i[i] = gi * decay_i
+        if epoch_decay is not None:
+            syn_e[i] = syn_e[i] * epoch_decay[0]
+            syn_i[i] = syn_i[i] * epoch_decay[1]
         spiked[i] = v_new > thr[i]
 
 
 @njit(**JIT_LEAF)
-def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
-              reversal_e, reversal_i, drive, spiked):
+def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, scale_e, scale_i,
+              epoch_decay, reversal_e, reversal_i, drive, spiked):
     """AdEx or Izhikevich membrane with an adaptation current: forward Euler."""
     el = prm[ROW_REST]
     thr = prm[ROW_THRESHOLD]
@@ -151,8 +175,8 @@ def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, de
     res = prm[ROW_RESISTANCE]
     for i in range(v.shape[0]):
         vi = v[i]
-        ie = syn_e[i]
-        ii = syn_i[i]
+        ie = _value(syn_e[i], scale_e)
+        ii = _value(syn_i[i], scale_i)
         if synapse_model == CURRENT:
             i_syn = ie + ii
         else:
@@ -166,8 +190,9 @@ def _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, de
         v_new = vi + dt * (i_ion - w + i_syn + drive[i]) / cap[i]
         adapt[i] = w + dt * a_rate[i] * (a_cond[i] * (vi - el[i]) - w)
         v[i] = v_new
-        syn_e[i] = ie * decay_e
-        syn_i[i] = ii * decay_i
+        if epoch_decay is not None:
+            syn_e[i] = syn_e[i] * epoch_decay[0]
+            syn_i[i] = syn_i[i] * epoch_decay[1]
         spiked[i] = v_new > thr[i]
 
 
@@ -190,8 +215,8 @@ def restore_refractory(v, ring, ring_v):
 
 @njit(**JIT_LEAF)
 def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_spike,
-                   refractory_steps, ring, ring_v, prm, uniform, drive, use_drive, decay_e,
-                   decay_i, reversal_e, reversal_i, spiked, spike_list):
+                   refractory_steps, ring, ring_v, prm, uniform, drive, use_drive, scale_e,
+                   scale_i, epoch_decay, reversal_e, reversal_i, spiked, spike_list):
     """Advance a run of neurons by one step; list those that crossed threshold.
 
     Every neuron is integrated by one branch-free (vectorised) loop, refractory or not;
@@ -203,11 +228,20 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     reads ``v``); AdEx and Izhikevich adaptation reads ``v``, so there it is put back
     after every step.
 
+    The synaptic variables decay by whole epochs of K steps (see :func:`synaptic_scale`):
+    ``syn_e`` holds the excitatory current (or conductance) divided by its decay since
+    the epoch began, so this loop only reads it (``syn_e * scale_e``), and the last
+    step of an epoch multiplies it by the epoch's decay (``epoch_decay``). With K = 1
+    that is Brian2's decay, one multiplication a step, bit for bit, and nothing is
+    scaled (``scale_e`` and ``scale_i`` None).
+
     Parameters
     ----------
-    v, syn_e, syn_i, adapt : float arrays (n,), updated in place
-        Membrane potential (V), excitatory and inhibitory synaptic variables (A for
-        current synapses, S for conductance synapses), adaptation current (A).
+    v, adapt : float arrays (n,), updated in place
+        Membrane potential (V), adaptation current (A).
+    syn_e, syn_i : float arrays (n,), updated in place at the end of an epoch
+        Excitatory and inhibitory synaptic variables (A for current synapses, S for
+        conductance synapses) divided by their decay since the epoch began.
     last_spike : int32 array (n,); refractory_steps : int (same for all)
     ring : int64 array (n + 2,)
         The neurons that may still be refractory, oldest spike first, as a ring buffer:
@@ -218,6 +252,12 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     uniform : bool, every column of prm is the same
     drive : float array (n,)
         Stimulation current into each membrane this step (A); read only if use_drive.
+    scale_e, scale_i : float or None
+        The synaptic variables' decay since their epoch began (``syn_scale[:2, step %
+        K]`` of :func:`synaptic_scale`); None where they are kept unscaled (K = 1).
+    epoch_decay : (float, float) or None
+        Their decay over a whole epoch if this step ends one (``syn_scale[:2, K]``),
+        else None. Each None compiles a variant without that arithmetic.
     spiked : bool array (n rounded up to a multiple of 8,), scratch, zero padded
     spike_list : int64 array (n,), output: the spiking neurons, ascending
 
@@ -240,13 +280,14 @@ def update_neurons(model, synapse_model, dt, step, v, syn_e, syn_i, adapt, last_
     ring[n] = head
     ring[n + 1] = length
     if model == LIF and synapse_model == CURRENT:
-        _lif_current(v, syn_e, syn_i, prm, decay_e, decay_i, drive, use_drive, uniform, spiked)
+        _lif_current(v, syn_e, syn_i, prm, scale_e, scale_i, epoch_decay, drive, use_drive,
+                     uniform, spiked)
     elif model == LIF:
-        _lif_conductance(dt, v, syn_e, syn_i, prm, decay_e, decay_i, reversal_e, reversal_i,
-                         drive, spiked)
+        _lif_conductance(dt, v, syn_e, syn_i, prm, scale_e, scale_i, epoch_decay, reversal_e,
+                         reversal_i, drive, spiked)
     else:
-        _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, decay_e, decay_i,
-                  reversal_e, reversal_i, drive, spiked)
+        _adaptive(model, synapse_model, dt, v, syn_e, syn_i, adapt, prm, scale_e, scale_i,
+                  epoch_decay, reversal_e, reversal_i, drive, spiked)
     if not lazy:
         restore_refractory(v, ring, ring_v)
     # gather: spikes are rare, so skip eight flags at a time (spiked is padded to a
@@ -301,7 +342,7 @@ def _stimulation_drive(currents, stim_ptr, stim_neuron, stim_gain, drive, buf, h
 @njit(**JIT_INLINE)
 def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e, syn_i,
                 adapt, last_spike, refractory_steps, rings, ring_vs, prm_blocks, uniform,
-                drive, buf, have_drive, decay_e, decay_i, reversal_e, reversal_i, spiked,
+                drive, buf, have_drive, syn_scale, reversal_e, reversal_i, spiked,
                 block_spikes, block_counts, v_record):
     """Block ``b`` of neurons: record v(step) if ``record_row >= 0``, then integrate
     the step (stimulation ``drive[buf]``) and list its threshold crossings
@@ -314,12 +355,32 @@ def _begin_step(b, step, record_row, model, synapse_model, dt, bounds, v, syn_e,
         restore_refractory(v[lo:hi], rings[b, :m + 2], ring_vs[b, :m])
         for i in range(lo, hi):  # v(step * dt), before this step's update
             v_record[record_row, i] = v[i]
-    block_counts[buf, b] = update_neurons(
-        model, synapse_model, dt, step, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], adapt[lo:hi],
-        last_spike[lo:hi], refractory_steps, rings[b, :m + 2], ring_vs[b, :m], prm_blocks[b],
-        uniform, drive[buf, lo:hi], have_drive, decay_e, decay_i, reversal_e, reversal_i,
-        spiked[lo:lo + 8 * ((m + 7) // 8)], block_spikes[buf, b],
-    )
+    # the synaptic variables' scale this step (see update_neurons and synaptic_scale);
+    # each case is its own compiled variant of the integration loop
+    epoch = syn_scale.shape[1] - 1
+    phase = step & (epoch - 1)  # step % epoch: epoch is a power of two
+    v_b, syn_e_b, syn_i_b = v[lo:hi], syn_e[lo:hi], syn_i[lo:hi]
+    ring, ring_v, flags = rings[b, :m + 2], ring_vs[b, :m], spiked[lo:lo + 8 * ((m + 7) // 8)]
+    if epoch == 1:  # Brian2's decay: one multiplication a step, nothing kept scaled
+        count = update_neurons(
+            model, synapse_model, dt, step, v_b, syn_e_b, syn_i_b, adapt[lo:hi],
+            last_spike[lo:hi], refractory_steps, ring, ring_v, prm_blocks[b], uniform,
+            drive[buf, lo:hi], have_drive, None, None, (syn_scale[0, 1], syn_scale[1, 1]),
+            reversal_e, reversal_i, flags, block_spikes[buf, b])
+    elif phase + 1 == epoch:  # the epoch ends: what is stored decays by the epoch's decay
+        count = update_neurons(
+            model, synapse_model, dt, step, v_b, syn_e_b, syn_i_b, adapt[lo:hi],
+            last_spike[lo:hi], refractory_steps, ring, ring_v, prm_blocks[b], uniform,
+            drive[buf, lo:hi], have_drive, syn_scale[0, phase], syn_scale[1, phase],
+            (syn_scale[0, epoch], syn_scale[1, epoch]), reversal_e, reversal_i, flags,
+            block_spikes[buf, b])
+    else:
+        count = update_neurons(
+            model, synapse_model, dt, step, v_b, syn_e_b, syn_i_b, adapt[lo:hi],
+            last_spike[lo:hi], refractory_steps, ring, ring_v, prm_blocks[b], uniform,
+            drive[buf, lo:hi], have_drive, syn_scale[0, phase], syn_scale[1, phase], None,
+            reversal_e, reversal_i, flags, block_spikes[buf, b])
+    block_counts[buf, b] = count
 
 
 @njit(**JIT_LEAF)
@@ -365,10 +426,15 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
               group_weight_uniform, targets, weights, plastic, post_ptr, post_synapse,
               stdp_on, stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
               stdp_pre_time, stdp_post_time, stdp_pre_increment, stdp_post_increment,
-              stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key):
+              stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key, syn_scale):
     """Block ``b`` of neurons after every block has queued this step's spikes: synaptic
     delivery of what arrives now (queue ``slot``) to its neurons, STDP, background
     input and the reset of its own spikes (``block_spikes[buf, b]``, ``block_counts[buf, b]``).
+
+    What arrives adds to the synaptic variables of step + 1, which hold the value
+    divided by its decay since their epoch began (:func:`update_neurons`), so every
+    weight is divided by that decay too (``syn_scale[2:, (step + 1) % K]``; 1 at the
+    start of an epoch, which leaves every product's bits unchanged).
 
     A block touches only its own neurons and the synapses onto them (``group_ranges``
     splits each delay group by target block), so blocks can run at once; each neuron
@@ -381,6 +447,9 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
     m = hi - lo
     n = v.shape[0]
     n_regions = queue_start.shape[0]
+    phase = (step + 1) & (syn_scale.shape[1] - 2)  # K is a power of two
+    unscale_e = syn_scale[2, phase]
+    unscale_i = syn_scale[3, phase]
     # ask for every arriving group's record, then all its synapses onto this block,
     # before delivering (scattered cache misses that would otherwise be paid one group,
     # and within a group one cache line, at a time)
@@ -411,7 +480,9 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
         base = queue_start[r]
         for q in range(base + merge_position[b, r], base + stop):
             g = queue_group[slot, q]
-            scale = queue_scale[slot, q]
+            excitatory = group_excitatory[g]
+            # short-term depression's scale over the epoch's decay
+            scale = queue_scale[slot, q] * (unscale_e if excitatory else unscale_i)
             start = group_ranges[g, b]
             stop_k = group_ranges[g, b + 1]
             if not stdp_on:
@@ -419,20 +490,20 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
                 # (the same product weights[k] * scale, so the same bits)
                 if group_weight_uniform:
                     w = group_weight[g] * scale
-                    if group_excitatory[g]:
+                    if excitatory:
                         for k in range(start, stop_k):
                             syn_e[targets[k]] += w
                     else:
                         for k in range(start, stop_k):
                             syn_i[targets[k]] += w
-                elif group_excitatory[g]:
+                elif excitatory:
                     for k in range(start, stop_k):
                         syn_e[targets[k]] += weights[k] * scale
                 else:
                     for k in range(start, stop_k):
                         syn_i[targets[k]] += weights[k] * scale
                 continue
-            post = syn_e if group_excitatory[g] else syn_i
+            post = syn_e if excitatory else syn_i
             for k in range(start, stop_k):
                 t = targets[k]
                 post[t] += weights[k] * scale
@@ -465,7 +536,8 @@ def _end_step(b, step, slot, dt, bounds, v, syn_e, syn_i, adapt, last_spike,
         for i in range(lo, hi):
             u = uniform01(bg_key, base + np.uint64(i))
             if u > bg_p0:
-                syn_e[i] += bg_weight * binomial_inverse(u, bg_n, bg_p0, bg_ratio)
+                syn_e[i] += (bg_weight * unscale_e) * binomial_inverse(u, bg_n, bg_p0,
+                                                                      bg_ratio)
     # reset
     reset = prm_blocks[b, ROW_RESET]
     adapt_increment = prm_blocks[b, ROW_ADAPT_INCREMENT]
@@ -618,8 +690,7 @@ def run_chunk(
     rings,
     ring_vs,
     group_excitatory,
-    decay_e,
-    decay_i,
+    syn_scale,
     reversal_e,
     reversal_i,
     # connectivity: synapses in CSR by source, grouped by delay within a source
@@ -715,12 +786,12 @@ def run_chunk(
                           stdp_pre_trace, stdp_pre_last, stdp_post_trace, stdp_post_last,
                           stdp_pre_time, stdp_post_time, stdp_pre_increment,
                           stdp_post_increment, stdp_weight_max, bg_n, bg_p0, bg_ratio,
-                          bg_weight, bg_key)
+                          bg_weight, bg_key, syn_scale)
             if more:
                 _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
                             syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
-                            prm_blocks, uniform, drive, 0, have_drive, decay_e,
-                            decay_i, reversal_e, reversal_i, spiked, block_spikes,
+                            prm_blocks, uniform, drive, 0, have_drive, syn_scale,
+                            reversal_e, reversal_i, spiked, block_spikes,
                             block_counts, v_record)
                 _push_spikes(b, 0, following, dt, bounds, block_spikes, block_counts,
                              stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
@@ -782,8 +853,7 @@ def _block_steps(
     rings,
     ring_vs,
     group_excitatory,
-    decay_e,
-    decay_i,
+    syn_scale,
     reversal_e,
     reversal_i,
     # connectivity: synapses in CSR by source, grouped by delay within a source
@@ -870,7 +940,7 @@ def _block_steps(
                       targets, weights, plastic, post_ptr, post_synapse, stdp_on, stdp_pre_trace,
                       stdp_pre_last, stdp_post_trace, stdp_post_last, stdp_pre_time,
                       stdp_post_time, stdp_pre_increment, stdp_post_increment,
-                      stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key)
+                      stdp_weight_max, bg_n, bg_p0, bg_ratio, bg_weight, bg_key, syn_scale)
         if leader and s + 2 < n_steps:
             # the drive of step s + 2, into the buffer last read for step s (before the
             # barrier above) and next read after the coming one
@@ -883,7 +953,7 @@ def _block_steps(
             _begin_step(b, following, row, model, synapse_model, dt, bounds, v, syn_e,
                         syn_i, adapt, last_spike, refractory_steps, rings, ring_vs,
                         prm_blocks, uniform, drive, buf, sync[SYNC_HAVE_DRIVE + buf] != 0,
-                        decay_e, decay_i, reversal_e, reversal_i, spiked,
+                        syn_scale, reversal_e, reversal_i, spiked,
                         block_spikes, block_counts, v_record)
             _push_spikes(b, buf, following, dt, bounds, block_spikes, block_counts,
                          stp_on, stp_resource, stp_last, stp_use, stp_recovery_time,
@@ -897,6 +967,32 @@ def _block_steps(
         sync[SYNC_SPIKES] = n_spikes
     m = bounds[b + 1] - bounds[b]
     restore_refractory(v[bounds[b]:bounds[b + 1]], rings[b, :m + 2], ring_vs[b, :m])
+
+
+def synaptic_scale(dt, excitatory_time_constant, inhibitory_time_constant, epoch_steps,
+                   dtype):
+    """The synaptic variables' decay by phase of an epoch of ``epoch_steps`` (K) steps,
+    a power of two (the kernels take a phase as ``step & (K - 1)``).
+
+    Returns an array of shape (4, K + 1) and ``dtype``: rows 0 and 1 are the
+    excitatory and inhibitory decay over p steps, ``exp(-p dt / tau)`` for p = 0..K,
+    rows 2 and 3 their inverses. A synaptic variable stored at phase p (steps since its
+    epoch began, ``step % K``) is the value divided by row 0 or 1 at p; the step loop
+    reads it times that decay and multiplies it by the decay over K steps when the
+    epoch ends (:func:`update_neurons`), and what arrives is divided by the decay at
+    the next step's phase (:func:`_end_step`). With K = 1 that is the plain decay of
+    one multiplication a step: row 0 is ``[1, exp(-dt / tau_e)]`` with ``math.exp``,
+    as Brian2 computes it (so the float64 reference matches bit for bit), and every
+    inverse used is 1. dt and the time constants in s.
+    """
+    if epoch_steps < 1 or epoch_steps & (epoch_steps - 1):
+        raise ValueError(f"epoch_steps must be a power of two >= 1, got {epoch_steps}")
+    table = np.empty((4, epoch_steps + 1))
+    for row, tau in enumerate((excitatory_time_constant, inhibitory_time_constant)):
+        for p in range(epoch_steps + 1):
+            table[row, p] = math.exp((-dt * p) / tau)
+    table[2:] = 1.0 / table[:2]
+    return table.astype(dtype)
 
 
 def workspace(v, n_blocks, largest_block):

@@ -43,6 +43,161 @@ def test_subthreshold_lif_decays_exponentially_to_float_precision():
     np.testing.assert_allclose(v, expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_synaptic_currents_and_their_psp_follow_the_analytic_solution(precision):
+    # A current I0 exp(-t / tau_s) into a passive LIF membrane (tau_m dv/dt = -(v - E_L)
+    # + R I) moves it by R I0 tau_s / (tau_s - tau_m) (exp(-t / tau_s) - exp(-t / tau_m)).
+    # 3,000 steps span several of float32's synaptic epochs (512 steps here: the stored
+    # variables are divided by their decay since the epoch began and decay once an
+    # epoch), so this checks the scaled reads, the epoch ends and the state read back.
+    lif = LIFParameters(membrane_time_constant=20e-3, resting_potential=-65e-3,
+                        threshold=0.0)
+    syn = SynapseParameters(excitatory_time_constant=5e-3, inhibitory_time_constant=10e-3)
+    net = isolated_neurons(4, neuron=lif, synapses=syn, precision=precision, random_state=0)
+    epoch = net._syn_scale.shape[1] - 1
+    assert epoch == (512 if precision == "float32" else 1)
+    start = net.state
+    current_e = np.array([0.0, 50e-12, 200e-12, 400e-12])
+    current_i = np.array([-300e-12, 0.0, -100e-12, -400e-12])
+    net.set_state(start._replace(membrane_potential=np.full(4, -65e-3),
+                                 excitatory_synaptic=current_e, inhibitory_synaptic=current_i))
+    n_steps = 3000
+    rec = net.run(duration=n_steps * 1e-4, record_hidden=True, hidden_sampling_rate=1e4)
+    v = rec.hidden_state["membrane_potential"]  # v(k dt), k = 0 .. n_steps - 1
+    t = np.arange(v.shape[0])[:, None] * 1e-4
+    r = lif.membrane_time_constant / lif.membrane_capacitance
+
+    def psp(current, tau_s):
+        tau_m = lif.membrane_time_constant
+        return r * current * tau_s / (tau_s - tau_m) * (np.exp(-t / tau_s) - np.exp(-t / tau_m))
+
+    expected = -65e-3 + psp(current_e, 5e-3) + psp(current_i, 10e-3)
+    end = net.state
+    decayed_e = current_e * math.exp(-n_steps * 1e-4 / 5e-3)
+    decayed_i = current_i * math.exp(-n_steps * 1e-4 / 10e-3)
+    if precision == "float64":
+        # exact propagators; rounding of a few ulp a step accumulates over 3,000 steps
+        np.testing.assert_allclose(v, expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(end.excitatory_synaptic, decayed_e, rtol=1e-12)
+        np.testing.assert_allclose(end.inhibitory_synaptic, decayed_i, rtol=1e-12)
+    else:
+        # float32: the potential's rounding near rest (an ulp of 65 mV, ~4 nV, a step)
+        # is carried over tau_m / dt = 200 steps: ~0.8 uV at most, as with the plain
+        # step-by-step decay. The currents round once per epoch end and read, not once
+        # per step: ~1e-7 of themselves after 3,000 steps (decayed step by step in
+        # float32 they were 2.6e-5 off)
+        np.testing.assert_allclose(v, expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(end.excitatory_synaptic, decayed_e, rtol=1e-6)
+        np.testing.assert_allclose(end.inhibitory_synaptic, decayed_i, rtol=1e-6)
+    assert np.all(np.abs(v - -65e-3).max(axis=0) > 5e-4)  # PSPs of about a mV
+
+
+def test_synaptic_scale_table_and_its_epoch_length():
+    from substrates.spiking._kernels import synaptic_scale
+
+    # K = 1 is Brian2's decay: the factor is math.exp(-dt / tau), the very float64
+    table = synaptic_scale(1e-4, 5e-3, 10e-3, 1, np.float64)
+    assert table.shape == (4, 2)
+    assert table[0, 1] == math.exp((-1e-4) / 5e-3) and table[1, 1] == math.exp((-1e-4) / 10e-3)
+    np.testing.assert_array_equal(table[:, 0], 1.0)
+    table = synaptic_scale(1e-4, 5e-3, 10e-3, 512, np.float32)
+    assert table.dtype == np.float32 and table.shape == (4, 513)
+    np.testing.assert_allclose(table[0], np.exp(-np.arange(513) * 1e-4 / 5e-3), rtol=1e-6)
+    np.testing.assert_allclose(table[2] * table[0], 1.0, rtol=1e-6)
+    for bad in (0, 3, 600):
+        with pytest.raises(ValueError, match="epoch_steps must be a power of two"):
+            synaptic_scale(1e-4, 5e-3, 10e-3, bad, np.float32)
+    # the epoch: the longest power of two of steps over which the faster synapse decays
+    # by 2**-20 at most, 1,024 at most; float64 decays every step
+    for tau, dt, expected in ((5e-3, 1e-4, 512), (1e-3, 1e-4, 128), (0.5, 1e-4, 1024),
+                              (1e-3, 2.5e-4, 32)):
+        net = isolated_neurons(2, dt=dt, precision="float32", synapses=SynapseParameters(
+            excitatory_time_constant=tau, inhibitory_time_constant=2 * tau))
+        assert net._syn_scale.shape[1] - 1 == expected
+        assert net._syn_scale[0, -1] >= 2.0 ** -20
+    assert isolated_neurons(2)._syn_scale.shape == (4, 2)
+
+
+def test_float32_delivery_across_synaptic_epochs_follows_float64():
+    # Spikes that arrive at every phase of float32's synaptic epochs (before, at and
+    # after an epoch's end) must add their weight, whatever the phase, and so must the
+    # background's Poisson input (the same draws in both precisions): neurons kicked
+    # far above threshold at chosen steps (so that both precisions spike at the same
+    # steps), their targets resting 15 mV below threshold. float32 must follow float64
+    # to float32 rounding: potentials within 1 uV, synaptic state within 1e-5.
+    lif = LIFParameters(resting_potential=-65e-3, threshold=-50e-3, reset=-70e-3,
+                        refractory_period=2e-3)
+    kicks = {0: [3, 250], 300: [17, 260, 290], 511: [40, 241], 512: [55, 270],
+             1100: [8, 299], 1535: [99, 284]}  # step: neurons (>= 240 are inhibitory)
+    results = {}
+    for precision in ("float64", "float32"):
+        net = SpikingNetwork(300, dt=1e-4, neuron=lif, excitatory_fraction=0.8,
+                             connectivity=ConnectivityParameters(connection_probability=0.3),
+                             background=BackgroundParameters(n_inputs=100, rate=20.0,
+                                                             weight=5e-12),
+                             initial_potential=(-66e-3, -64e-3), precision=precision,
+                             random_state=7)
+        potentials, spikes = [], []
+        steps = sorted(kicks) + [2000]
+        for here, until in zip(steps[:-1], steps[1:]):
+            if net.state.step < here:
+                rec = net.run(duration=(here - net.state.step) * 1e-4, record_hidden=True,
+                              hidden_sampling_rate=1e4)
+                potentials.append(rec.hidden_state["membrane_potential"])
+                spikes.append(rec.hidden_state["spike_times"] + rec.metadata["start_time"])
+            state = net.state
+            v = state.membrane_potential.copy()
+            v[kicks[here]] = 0.0
+            net.set_state(state._replace(membrane_potential=v))
+            rec = net.run(duration=(until - here) * 1e-4, record_hidden=True,
+                          hidden_sampling_rate=1e4)
+            potentials.append(rec.hidden_state["membrane_potential"])
+            spikes.append(rec.hidden_state["spike_times"] + rec.metadata["start_time"])
+        results[precision] = (np.concatenate(potentials), np.concatenate(spikes), net.state)
+    v64, spikes64, state64 = results["float64"]
+    v32, spikes32, state32 = results["float32"]
+    assert spikes64.size == sum(len(k) for k in kicks.values())  # only the kicked ones
+    np.testing.assert_allclose(spikes32, spikes64, rtol=0, atol=1e-9)
+    kicked = np.unique(np.concatenate(list(kicks.values())))
+    quiet = np.setdiff1d(np.arange(300), kicked)
+    assert np.abs(v64[:, quiet] - v64[0, quiet]).max() > 1e-3  # the PSPs are there
+    np.testing.assert_allclose(v32, v64, rtol=0, atol=1e-6)
+    for name in ("excitatory_synaptic", "inhibitory_synaptic"):
+        ours, reference = getattr(state32, name), getattr(state64, name)
+        assert np.abs(reference).max() > 0
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5 * np.abs(reference).max())
+
+
+def test_float32_runs_cut_anywhere_give_the_bits_of_one_run():
+    # float32's synaptic epochs are fixed steps (multiples of 512 here), not the start
+    # of a run, so a run cut into pieces (here across two epoch ends, at steps 512 and
+    # 1,024) is the same run, bit for bit, on one thread or two.
+    runs = []
+    for threads in (1, 2):
+        whole = noisy_network(800, precision="float32", threads=threads)
+        assert whole._syn_scale.shape[1] - 1 == 512 and whole._n_blocks() == threads
+        expected = whole.spikes(0.12)
+        cut = noisy_network(800, precision="float32", threads=threads)
+        times, neurons = [], []
+        for duration in (0.0511, 0.0513, 0.0176):
+            start = cut.time
+            t, i = cut.spikes(duration)  # times from the start of this call
+            times.append(t + start)
+            neurons.append(i)
+        assert cut.state.step == whole.state.step == 1200
+        assert expected[0].size > 500
+        np.testing.assert_array_equal(np.concatenate(neurons), expected[1])
+        np.testing.assert_allclose(np.concatenate(times), expected[0], rtol=0, atol=1e-9)
+        for a, b in zip(cut.state, whole.state):
+            np.testing.assert_array_equal(a, b)
+        runs.append((expected, whole.state))
+    (spikes_1, state_1), (spikes_2, state_2) = runs
+    np.testing.assert_array_equal(spikes_2[1], spikes_1[1])
+    np.testing.assert_array_equal(spikes_2[0], spikes_1[0])
+    for a, b in zip(state_2, state_1):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_isolated_lif_f_i_curve_matches_analytic_rate():
     # One neuron under one stimulating electrode, driven by constant cathodic currents.
     lif = LIFParameters(refractory_period=2e-3)
